@@ -1,0 +1,89 @@
+// Package storage declares the store interface medbridge's two stores
+// implement: storage/sqlite (the embedded default) and storage/mongo (the
+// production store). Both pass the shared suite in storage/storagetest.
+package storage
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/medbridge/medbridge/fhir"
+)
+
+var (
+	// ErrNotFound is returned when a resource or version never existed.
+	ErrNotFound = errors.New("storage: not found")
+	// ErrVersionConflict is returned by Write when the current version is not
+	// the one the writer expected; nothing was written.
+	ErrVersionConflict = errors.New("storage: version conflict")
+)
+
+// Store keeps the current version of every resource and its full history.
+// Implementations are safe for concurrent use.
+type Store interface {
+	// Write makes w.Resource the current version of its Type/ID and appends
+	// it to the history, atomically. It is a compare-and-swap on the current
+	// version: it succeeds only when the stored current version equals
+	// w.Expected (0: the resource must not exist at all, not even as
+	// deleted), and w.Resource.Version must be w.Expected+1. Otherwise it
+	// returns ErrVersionConflict and writes nothing. A nil error means the
+	// write is durable.
+	Write(ctx context.Context, w Write) error
+
+	// Read returns the current version of typ/id; when the resource was
+	// deleted that is the deletion version (Deleted true, no JSON). It
+	// returns ErrNotFound when typ/id never existed.
+	Read(ctx context.Context, typ, id string) (*fhir.Resource, error)
+
+	// ReadVersion returns one version of typ/id, or ErrNotFound.
+	ReadVersion(ctx context.Context, typ, id string, version int64) (*fhir.Resource, error)
+
+	// History returns versions newest first (see HistoryQuery for the order),
+	// at most q.Count of them, and a cursor for the next page when there is one.
+	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
+
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+
+	// Close releases the store; writes acknowledged before it stay durable.
+	Close() error
+}
+
+// Write is one new version of a resource.
+type Write struct {
+	Resource fhir.Resource
+	Expected int64
+}
+
+// HistoryQuery selects versions for a history interaction. Versions come in
+// the order LastUpdated descending, then Type, ID ascending, then Version
+// descending, so paging by cursor is stable while new versions are written.
+type HistoryQuery struct {
+	// Type and ID narrow to a type ("" for all) or one instance (ID set).
+	Type, ID string
+	// Since keeps versions with LastUpdated >= Since (zero: no bound).
+	Since time.Time
+	// AtStart and AtEnd (both zero: no bound) keep versions that were
+	// current at some instant in [AtStart, AtEnd): written before AtEnd and
+	// not superseded before or at AtStart.
+	AtStart, AtEnd time.Time
+	// Count is the page size (> 0).
+	Count int
+	// After continues a previous page: only versions after this position.
+	After *HistoryCursor
+}
+
+// HistoryCursor is a position in the history order.
+type HistoryCursor struct {
+	LastUpdated time.Time
+	Type, ID    string
+	Version     int64
+}
+
+// HistoryPage is one page of a history query.
+type HistoryPage struct {
+	Versions []fhir.Resource
+	// Next is the cursor for the following page, nil on the last page.
+	Next *HistoryCursor
+}
