@@ -140,7 +140,8 @@ func checkSyntax(body []byte) error {
 	if errors.As(err, &se) {
 		offset = se.Offset
 	}
-	line, col := position(body, offset)
+	// The decoder's offset is past the offending byte.
+	line, col := position(body, max(offset-1, 0))
 	msg := err.Error()
 	if se != nil && se.Error() == "" {
 		msg = "unexpected data after the top-level value"
@@ -174,13 +175,17 @@ func (r *reporter) ReportValidationWarning(path string, err error) error {
 
 func validationIssue(severity, path string, err error) Issue {
 	msg := err.Error()
-	code := CodeInvariant
-	if strings.Contains(msg, "missing required field") {
-		code = CodeRequired
-	}
 	// The library prefixes its text with `error at "<path>": `.
 	if i := strings.Index(msg, `": `); strings.HasPrefix(msg, "error at ") && i > 0 {
 		msg = msg[i+3:]
+	}
+	code := CodeInvariant
+	if field, ok := strings.CutPrefix(msg, "missing required field "); ok {
+		// Name the missing element itself, not its parent.
+		code = CodeRequired
+		if name, err := strconv.Unquote(field); err == nil {
+			path += "." + name
+		}
 	}
 	return Issue{Severity: severity, Code: code, Diagnostics: msg, Expression: []string{path}}
 }

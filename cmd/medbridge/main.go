@@ -1,0 +1,177 @@
+// Command medbridge is the medbridge FHIR R4 server.
+//
+//	medbridge serve [flags]   run the server (see -h for flags; each also as MEDBRIDGE_<FLAG>)
+//	medbridge healthcheck     probe a running server's /readyz (for container HEALTHCHECKs)
+//	medbridge version         print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/medbridge/medbridge/conformance"
+	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/server"
+	"github.com/medbridge/medbridge/storage"
+	"github.com/medbridge/medbridge/storage/mongo"
+	"github.com/medbridge/medbridge/storage/sqlite"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "medbridge:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("usage: medbridge serve [flags] | healthcheck [--url URL] | version")
+	}
+	switch args[0] {
+	case "serve":
+		cfg, err := parseServeFlags(args[1:], stderr)
+		if err != nil {
+			return err
+		}
+		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return serve(ctx, cfg, newLogger(cfg, stderr))
+	case "healthcheck":
+		return healthcheck(ctx, args[1:], stderr)
+	case "version":
+		fmt.Println("medbridge", version)
+		return nil
+	}
+	return fmt.Errorf("unknown command %q; usage: medbridge serve [flags] | healthcheck [--url URL] | version", args[0])
+}
+
+func newLogger(cfg serveConfig, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the server until ctx ends, then shuts down gracefully:
+// in-flight requests finish, then the store closes.
+func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
+	store, storeDesc, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error("closing the store", "error", err.Error())
+		}
+	}()
+	spec, err := conformance.Load()
+	if err != nil {
+		return err
+	}
+	codec, err := fhir.NewCodec()
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{
+		Store: store, Spec: spec, Codec: codec, BaseURL: cfg.baseURL,
+		Logger: log, MaxBody: cfg.maxBody, Version: version,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	log.Info("medbridge serving", append([]any{"base_url", cfg.baseURL, "addr", ln.Addr().String(), "auth", cfg.auth, "version", version}, storeDesc...)...)
+	if cfg.auth == "off" && !isLoopback(ln.Addr()) {
+		log.Warn("authorization is off on a non-loopback address: anyone who reaches it can read and write every record")
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: waiting for in-flight requests")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func openStore(ctx context.Context, cfg serveConfig) (storage.Store, []any, error) {
+	if cfg.mongoURI != "" {
+		st, err := mongo.Open(ctx, cfg.mongoURI)
+		if err != nil {
+			return nil, nil, fmt.Errorf("opening MongoDB: %w", err)
+		}
+		return st, []any{"store", "mongo", "mongo_uri", redact(cfg.mongoURI)}, nil
+	}
+	st, err := sqlite.Open(ctx, cfg.dataDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening the embedded store in %s: %w", cfg.dataDir, err)
+	}
+	return st, []any{"store", "sqlite", "data_dir", cfg.dataDir}, nil
+}
+
+// redact hides the password of a connection URI for logging.
+func redact(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return "(unparseable URI)"
+	}
+	return u.Redacted()
+}
+
+func isLoopback(a net.Addr) bool {
+	ta, ok := a.(*net.TCPAddr)
+	return ok && ta.IP.IsLoopback()
+}
+
+// healthcheck exits non-zero unless url answers 200; distroless images
+// have no curl, so the binary probes itself.
+func healthcheck(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	target := fs.String("url", "http://127.0.0.1:8080/readyz", "URL to probe")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, *target, nil)
+	if err != nil {
+		return err
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s answered %s", *target, res.Status)
+	}
+	return nil
+}

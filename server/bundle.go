@@ -1,0 +1,68 @@
+package server
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/medbridge/medbridge/fhir"
+)
+
+// bundle is the JSON shape of the Bundles medbridge returns. Resources stay
+// json.RawMessage: stored JSON is sent as stored, never re-parsed.
+type bundle struct {
+	ResourceType string        `json:"resourceType"`
+	ID           string        `json:"id"`
+	Meta         bundleMeta    `json:"meta"`
+	Type         string        `json:"type"`
+	Total        *int          `json:"total,omitempty"`
+	Link         []bundleLink  `json:"link,omitempty"`
+	Entry        []bundleEntry `json:"entry,omitempty"`
+}
+
+type bundleMeta struct {
+	LastUpdated string `json:"lastUpdated"`
+}
+
+type bundleLink struct {
+	Relation string `json:"relation"`
+	URL      string `json:"url"`
+}
+
+type bundleEntry struct {
+	FullURL  string          `json:"fullUrl,omitempty"`
+	Resource json.RawMessage `json:"resource,omitempty"`
+	Search   *entrySearch    `json:"search,omitempty"`
+	Request  *entryRequest   `json:"request,omitempty"`
+	Response *entryResponse  `json:"response,omitempty"`
+}
+
+type entrySearch struct {
+	Mode string `json:"mode,omitempty"`
+}
+
+type entryRequest struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+}
+
+type entryResponse struct {
+	Status       string `json:"status"`
+	Location     string `json:"location,omitempty"`
+	Etag         string `json:"etag,omitempty"`
+	LastModified string `json:"lastModified,omitempty"`
+}
+
+func newBundle(typ string, now time.Time) *bundle {
+	return &bundle{
+		ResourceType: "Bundle",
+		ID:           uuid.NewString(),
+		Meta:         bundleMeta{LastUpdated: now.UTC().Format(fhir.InstantFormat)},
+		Type:         typ,
+	}
+}
+
+func (s *Server) fullURL(r *fhir.Resource) string {
+	return s.baseURL + "/" + r.Type + "/" + r.ID
+}

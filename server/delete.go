@@ -1,0 +1,53 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/storage"
+)
+
+// delete serves DELETE /fhir/:type/:id: a logical delete that writes a
+// deletion version (later reads answer 410, history keeps it). Deleting a
+// deleted resource writes nothing; an unknown one is 404. If-Match is a
+// compare-and-swap as in update.
+func (s *Server) delete(c echo.Context) error {
+	typ, id := c.Param("type"), c.Param("id")
+	if !fhir.ValidID(id) {
+		return fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "%q is not a valid FHIR id", id).At(typ + ".id")
+	}
+	want, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	for attempt := 1; ; attempt++ {
+		prev, err := s.store.Read(ctx, typ, id)
+		if errors.Is(err, storage.ErrNotFound) {
+			return fhir.NotFound(typ, id)
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkPrecondition(want, prev, typ, id); err != nil {
+			return err
+		}
+		if prev.Deleted {
+			versionHeaders(c, prev)
+			return c.NoContent(http.StatusNoContent)
+		}
+		r := fhir.Resource{Type: typ, ID: id, Version: prev.Version + 1, LastUpdated: s.nextTime(prev), Deleted: true, Method: http.MethodDelete}
+		err = s.store.Write(ctx, storage.Write{Resource: r, Expected: prev.Version})
+		if errors.Is(err, storage.ErrVersionConflict) && want == 0 && attempt < maxWriteAttempts {
+			continue
+		}
+		if err != nil {
+			return versionConflict(err, want, typ, id)
+		}
+		versionHeaders(c, &r)
+		return c.NoContent(http.StatusNoContent)
+	}
+}

@@ -1,0 +1,157 @@
+// Package server is medbridge's HTTP layer: echo wiring, one file per FHIR
+// interaction, and one error handler (errors.go) that renders every error as
+// an OperationOutcome. Handlers are generic over all R4 resource types.
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/medbridge/medbridge/conformance"
+	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/storage"
+)
+
+// DefaultMaxBody is the default request body limit (16 MiB).
+const DefaultMaxBody = 16 << 20
+
+// Config is what a Server needs.
+type Config struct {
+	Store storage.Store
+	Spec  *conformance.Spec
+	Codec *fhir.Codec
+	// BaseURL is the public FHIR base, e.g. http://127.0.0.1:8080/fhir,
+	// used in Location headers and Bundle fullUrls.
+	BaseURL string
+	Logger  *slog.Logger
+	// MaxBody limits request bodies; 0 means DefaultMaxBody.
+	MaxBody int64
+	// Registry receives the server's metrics; nil means a new registry.
+	Registry *prometheus.Registry
+	// Version is the software version reported in the CapabilityStatement.
+	Version string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves the FHIR REST API over a Store.
+type Server struct {
+	store    storage.Store
+	spec     *conformance.Spec
+	codec    *fhir.Codec
+	baseURL  string
+	log      *slog.Logger
+	maxBody  int64
+	now      func() time.Time
+	metrics  *metrics
+	registry *prometheus.Registry
+	echo     *echo.Echo
+	capStmt  []byte
+}
+
+// New builds a Server and its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Spec == nil || cfg.Codec == nil {
+		return nil, errors.New("server: Store, Spec and Codec are required")
+	}
+	s := &Server{
+		store:    cfg.Store,
+		spec:     cfg.Spec,
+		codec:    cfg.Codec,
+		baseURL:  strings.TrimSuffix(cfg.BaseURL, "/"),
+		log:      cfg.Logger,
+		maxBody:  cfg.MaxBody,
+		now:      cfg.Now,
+		registry: cfg.Registry,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBody
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.registry == nil {
+		s.registry = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(s.registry)
+	capStmt, err := s.capabilityStatement(cfg.Version)
+	if err != nil {
+		return nil, err
+	}
+	s.capStmt = capStmt
+	s.routes()
+	return s, nil
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.echo }
+
+func (s *Server) routes() {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.handleError
+	e.Use(s.requestIDs, s.observe, middleware.CORSWithConfig(corsConfig))
+
+	e.GET("/healthz", s.healthz, s.interaction("healthz"))
+	e.GET("/readyz", s.readyz, s.interaction("readyz"))
+	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})), s.interaction("metrics"))
+
+	// FHIR routes carry their middleware themselves: echo's Group.Use would
+	// register catch-all routes that turn a wrong method (405) into a 404.
+	fhirRoute := func(methods []string, path string, h echo.HandlerFunc, interaction string) {
+		e.Match(methods, "/fhir"+path, h, s.interaction(interaction), negotiate, s.limitBody)
+	}
+	read := []string{http.MethodGet, http.MethodHead}
+	fhirRoute(read, "/metadata", s.capabilities, "capabilities")
+	fhirRoute(read, "/_history", s.history, "history-system")
+	fhirRoute([]string{http.MethodPost}, "/:type", s.create, "create")
+	fhirRoute(read, "/:type/_history", s.history, "history-type")
+	fhirRoute(read, "/:type/:id", s.read, "read")
+	fhirRoute([]string{http.MethodPut}, "/:type/:id", s.update, "update")
+	fhirRoute([]string{http.MethodDelete}, "/:type/:id", s.delete, "delete")
+	fhirRoute(read, "/:type/:id/_history", s.history, "history-instance")
+	fhirRoute(read, "/:type/:id/_history/:vid", s.vread, "vread")
+	s.echo = e
+}
+
+// corsConfig lets browser apps call every endpoint. Authorization is named
+// explicitly: a wildcard does not cover it.
+var corsConfig = middleware.CORSConfig{
+	AllowOrigins: []string{"*"},
+	AllowMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions},
+	AllowHeaders: []string{"Authorization", "Content-Type", "Accept", "If-Match", "If-None-Match",
+		"If-None-Exist", "If-Modified-Since", "Prefer", headerRequestID},
+	ExposeHeaders: []string{"ETag", "Location", "Content-Location", "Last-Modified", headerRequestID},
+	MaxAge:        86400,
+}
+
+func (s *Server) checkType(typ string) error {
+	if !s.spec.IsResourceType(typ) {
+		return fhir.Errorf(http.StatusNotFound, fhir.CodeNotSupported, "unknown resource type %q", typ)
+	}
+	return nil
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the store answers a ping, 503 otherwise.
+func (s *Server) readyz(c echo.Context) error {
+	if err := s.store.Ping(c.Request().Context()); err != nil {
+		logger(c).Warn("store not ready", "error", err.Error())
+		return fhir.Errorf(http.StatusServiceUnavailable, fhir.CodeTimeout, "the store is not reachable")
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}
