@@ -20,7 +20,7 @@ var invalidExamples = map[string]string{
 	"DeviceUseStatement-example.json":  "DeviceUseStatement.reasonReference[0]",       // Reference(Procedure) is not an allowed target
 	"MedicationRequest-medrx0301.json": "MedicationRequest.dispenseRequest.performer", // Reference(Practitioner), Organization only
 	"Observation-clinical-gender.json": "Observation.performer[0]",                    // Reference(Encounter) is not an allowed performer
-	"Questionnaire-qs1.json":           "Questionnaire.item[0].item[0]",               // nested items lack the required linkId
+	"Questionnaire-qs1.json":           "Questionnaire.item[0].item[0].linkId",        // nested items lack the required linkId
 }
 
 // TestOfficialExamplesRoundTrip PUTs every official R4 example with its id
