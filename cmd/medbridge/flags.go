@@ -27,7 +27,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "listen address")
 	fs.StringVar(&cfg.dataDir, "data-dir", "medbridge-data", "directory of the embedded SQLite store")
 	fs.StringVar(&cfg.mongoURI, "mongo-uri", "", "MongoDB URI (a replica set in production); when set, data is stored there instead of --data-dir")
-	fs.StringVar(&cfg.baseURL, "base-url", "", "public FHIR base URL (default http://<addr>/fhir)")
+	fs.StringVar(&cfg.baseURL, "base-url", "", "public FHIR base URL (default http://<bound address>/fhir)")
 	fs.StringVar(&cfg.auth, "auth", "off", "authorization: off (local development only)")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -66,9 +66,6 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 		return cfg, fmt.Errorf("--max-body: %w", err)
 	}
 	cfg.maxBody = n
-	if cfg.baseURL == "" {
-		cfg.baseURL = "http://" + cfg.addr + "/fhir"
-	}
 	cfg.baseURL = strings.TrimSuffix(cfg.baseURL, "/")
 	return cfg, nil
 }

@@ -88,15 +88,20 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	if cfg.baseURL == "" {
+		// Derived from the bound address, so --addr 127.0.0.1:0 works too.
+		cfg.baseURL = "http://" + ln.Addr().String() + "/fhir"
+	}
 	srv, err := server.New(server.Config{
 		Store: store, Spec: spec, Codec: codec, BaseURL: cfg.baseURL,
 		Logger: log, MaxBody: cfg.maxBody, Version: version,
 	})
 	if err != nil {
-		return err
-	}
-	ln, err := net.Listen("tcp", cfg.addr)
-	if err != nil {
+		ln.Close()
 		return err
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
