@@ -1,0 +1,147 @@
+// Package sqlite is medbridge's embedded store: a storage.Store in one SQLite
+// database file, through the pure-Go modernc.org/sqlite driver.
+//
+// The database runs in WAL mode with synchronous=FULL, so a Write that
+// returned nil survives a crash of the process or the machine. Writes go
+// through a single connection, since SQLite admits one writer at a time and
+// queueing in Go is cheaper than SQLite's busy-wait; reads use a pool of
+// read-only connections that WAL lets run beside the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/medbridge/medbridge/storage"
+)
+
+// FileName is the name of the database file inside the store's directory.
+const FileName = "medbridge.db"
+
+// Store is the SQLite storage.Store. It is safe for concurrent use.
+type Store struct {
+	writer *sql.DB // one connection; all writes are serialised on it
+	reader *sql.DB // read-only connections
+	stmts  statements
+	// queries caches prepared history statements by SQL text; there are a
+	// few dozen query shapes at most.
+	queries sync.Map // string → *sql.Stmt
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ storage.Store = (*Store)(nil)
+
+// Open opens the store in dir, creating dir and the database when they do
+// not exist and bringing an older schema up to date.
+func Open(ctx context.Context, dir string) (*Store, error) {
+	return open(ctx, dir, 1)
+}
+
+// open is Open with writerConns connections for writes; anything but 1 is
+// only for the benchmark that justifies 1.
+func open(ctx context.Context, dir string, writerConns int) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("sqlite: create store directory: %w", err)
+	}
+	path, err := filepath.Abs(filepath.Join(dir, FileName))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	s := &Store{}
+	s.writer, err = sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	s.writer.SetMaxOpenConns(writerConns)
+	s.writer.SetMaxIdleConns(writerConns)
+	s.writer.SetConnMaxIdleTime(0)
+	s.writer.SetConnMaxLifetime(0)
+	// The schema must exist, and the file be in WAL mode, before readers open.
+	if err := migrate(ctx, s.writer); err != nil {
+		s.writer.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	s.reader, err = sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		s.writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	readers := max(4, 2*runtime.GOMAXPROCS(0))
+	s.reader.SetMaxOpenConns(readers)
+	s.reader.SetMaxIdleConns(readers)
+	s.reader.SetConnMaxIdleTime(0)
+	s.reader.SetConnMaxLifetime(0)
+	if err := s.stmts.prepare(ctx, s.writer, s.reader); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// dsn is the connection string for the database at path. The pragmas are in
+// the DSN, not run once after opening, so that every pooled connection gets
+// them.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(FULL)")
+		// A deferred transaction that reads and then writes can fail with
+		// SQLITE_BUSY when it upgrades its lock; an immediate one takes the
+		// write lock up front and waits for it under busy_timeout.
+		q.Set("_txlock", "immediate")
+	}
+	u := url.URL{Scheme: "file", Path: path, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// Ping reports whether the database answers a query.
+func (s *Store) Ping(ctx context.Context) error {
+	var one int
+	if err := s.reader.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return fmt.Errorf("sqlite: ping: %w", err)
+	}
+	return nil
+}
+
+// Close checkpoints the write-ahead log into the database file and closes
+// every connection. Writes that returned before Close stay durable. Close may
+// be called more than once; later calls return the first call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		var errs []error
+		s.queries.Range(func(_, v any) bool {
+			errs = append(errs, v.(*sql.Stmt).Close())
+			return true
+		})
+		errs = append(errs, s.stmts.close())
+		if s.reader != nil {
+			errs = append(errs, s.reader.Close())
+		}
+		// With the readers gone the checkpoint can copy the whole log and
+		// truncate it, leaving a database file that stands on its own.
+		if _, err := s.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {
+			errs = append(errs, fmt.Errorf("checkpoint: %w", err))
+		}
+		errs = append(errs, s.writer.Close())
+		if err := errors.Join(errs...); err != nil {
+			s.closeErr = fmt.Errorf("sqlite: close: %w", err)
+		}
+	})
+	return s.closeErr
+}
