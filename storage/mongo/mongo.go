@@ -80,12 +80,12 @@ func WithReadConcern(rc *readconcern.ReadConcern) Option {
 	return func(c *config) { c.readConcern = rc }
 }
 
-// Open connects to the MongoDB at uri, creates the indexes the store needs
-// and runs Recover. The database is the URI's path, or "medbridge".
-func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
+// configure resolves the database and the concerns from the URI and opts.
+// A URI that sets w, journal or readConcernLevel keeps its own concern.
+func configure(uri string, opts []Option) (config, error) {
 	cs, err := connstring.ParseAndValidate(uri)
 	if err != nil {
-		return nil, fmt.Errorf("storage/mongo: %w", err)
+		return config{}, fmt.Errorf("storage/mongo: %w", err)
 	}
 	cfg := config{database: cs.Database}
 	if cfg.database == "" {
@@ -101,7 +101,16 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	return cfg, nil
+}
 
+// Open connects to the MongoDB at uri, creates the indexes the store needs
+// and runs Recover. The database is the URI's path, or "medbridge".
+func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
+	cfg, err := configure(uri, opts)
+	if err != nil {
+		return nil, err
+	}
 	client, err := mongo.Connect(options.Client().ApplyURI(uri))
 	if err != nil {
 		return nil, fmt.Errorf("storage/mongo: connecting: %w", err)
