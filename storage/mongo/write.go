@@ -65,7 +65,15 @@ const finishTimeout = 30 * time.Second
 //   - 5: done.
 //
 // Step 1 of a loser may overwrite the winner's staged document and its
-// cleanup may delete it; step 4 and the pending flag make that harmless.
+// cleanup may delete it; step 4 and the pending flag make that harmless
+// (until then the version is missing from History, never wrong). Why not
+// the simpler order without the pending flag: a loser's staged document
+// could then replace the winner's, the winner die before step 4, and the
+// next Write overwrite the current document, losing the winner's content.
+//
+// The design needs only what MongoDB guarantees for a single document: a
+// write's filter is checked atomically with the write. (FerretDB v1 does
+// not guarantee even that; see storage/mongo/mongotest.)
 // A nil error means the commit (step 2) was acknowledged with the store's
 // write concern; errors from steps 3–5 are not reported because the write
 // has happened and they are repaired later.
