@@ -3,9 +3,10 @@
 //
 // The database runs in WAL mode with synchronous=FULL, so a Write that
 // returned nil survives a crash of the process or the machine. Writes go
-// through a single connection, since SQLite admits one writer at a time and
-// queueing in Go is cheaper than SQLite's busy-wait; reads use a pool of
-// read-only connections that WAL lets run beside the writer.
+// through a single connection owned by one goroutine, since SQLite admits one
+// writer at a time and queueing in Go is cheaper than SQLite's busy-wait; that
+// goroutine commits concurrent writes together (writer.go). Reads use a pool
+// of read-only connections that WAL lets run beside the writer.
 package sqlite
 
 import (
@@ -29,9 +30,13 @@ const FileName = "medbridge.db"
 
 // Store is the SQLite storage.Store. It is safe for concurrent use.
 type Store struct {
-	writer *sql.DB // one connection; all writes are serialised on it
+	writer *sql.DB // one connection, used by writeLoop (and Open, Close)
 	reader *sql.DB // read-only connections
-	stmts  statements
+	// requests feeds writeLoop; closing quit stops it, and it closes
+	// writerDone when it has.
+	requests         chan *writeRequest
+	quit, writerDone chan struct{}
+	stmts            statements
 	// queries caches prepared history statements by SQL text; there are a
 	// few dozen query shapes at most.
 	queries sync.Map // string → *sql.Stmt
@@ -45,12 +50,6 @@ var _ storage.Store = (*Store)(nil)
 // Open opens the store in dir, creating dir and the database when they do
 // not exist and bringing an older schema up to date.
 func Open(ctx context.Context, dir string) (*Store, error) {
-	return open(ctx, dir, 1)
-}
-
-// open is Open with writerConns connections for writes; anything but 1 is
-// only for the benchmark that justifies 1.
-func open(ctx context.Context, dir string, writerConns int) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sqlite: create store directory: %w", err)
 	}
@@ -63,8 +62,8 @@ func open(ctx context.Context, dir string, writerConns int) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
-	s.writer.SetMaxOpenConns(writerConns)
-	s.writer.SetMaxIdleConns(writerConns)
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
 	s.writer.SetConnMaxIdleTime(0)
 	s.writer.SetConnMaxLifetime(0)
 	// The schema must exist, and the file be in WAL mode, before readers open.
@@ -83,9 +82,15 @@ func open(ctx context.Context, dir string, writerConns int) (*Store, error) {
 	s.reader.SetConnMaxIdleTime(0)
 	s.reader.SetConnMaxLifetime(0)
 	if err := s.stmts.prepare(ctx, s.writer, s.reader); err != nil {
-		s.Close()
+		s.stmts.close()
+		s.reader.Close()
+		s.writer.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	s.requests = make(chan *writeRequest)
+	s.quit = make(chan struct{})
+	s.writerDone = make(chan struct{})
+	go s.writeLoop()
 	return s, nil
 }
 
@@ -119,20 +124,21 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close checkpoints the write-ahead log into the database file and closes
-// every connection. Writes that returned before Close stay durable. Close may
-// be called more than once; later calls return the first call's result.
+// Close waits for the writes in progress, checkpoints the write-ahead log
+// into the database file and closes every connection. Writes that returned
+// before Close stay durable; writes after it fail. Close may be called more
+// than once; later calls return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.quit)
+		<-s.writerDone
 		var errs []error
 		s.queries.Range(func(_, v any) bool {
 			errs = append(errs, v.(*sql.Stmt).Close())
 			return true
 		})
 		errs = append(errs, s.stmts.close())
-		if s.reader != nil {
-			errs = append(errs, s.reader.Close())
-		}
+		errs = append(errs, s.reader.Close())
 		// With the readers gone the checkpoint can copy the whole log and
 		// truncate it, leaving a database file that stands on its own.
 		if _, err := s.writer.Exec("PRAGMA wal_checkpoint(TRUNCATE)"); err != nil {

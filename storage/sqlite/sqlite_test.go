@@ -29,9 +29,9 @@ var benchJSON = []byte(`{"resourceType":"Patient","id":"x","meta":{"versionId":"
 	`"text":{"status":"generated","div":"<div xmlns=\"http://www.w3.org/1999/xhtml\">` + string(bytes.Repeat([]byte("x"), 700)) + `</div>"},` +
 	`"name":[{"family":"Chalmers","given":["Peter","James"]}],"gender":"male","birthDate":"1974-12-25"}`)
 
-func benchStore(b *testing.B, writerConns int) *Store {
+func benchStore(b *testing.B) *Store {
 	b.Helper()
-	s, err := open(context.Background(), b.TempDir(), writerConns)
+	s, err := Open(context.Background(), b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -39,15 +39,14 @@ func benchStore(b *testing.B, writerConns int) *Store {
 	return s
 }
 
-// BenchmarkWrite measures concurrent creates, each its own durable
-// transaction, with one writer connection (what Open does) and with a pool
-// of writers contending for SQLite's write lock.
+// BenchmarkWrite measures creates, each a durable write, from 1, 8 and 32
+// goroutines per CPU; the more writers wait, the more share a commit.
 func BenchmarkWrite(b *testing.B) {
-	for _, writers := range []int{1, 4} {
-		b.Run(fmt.Sprintf("writers=%d", writers), func(b *testing.B) {
-			s := benchStore(b, writers)
+	for _, parallelism := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("goroutines=%dxCPU", parallelism), func(b *testing.B) {
+			s := benchStore(b)
 			var n atomic.Int64
-			b.SetParallelism(8)
+			b.SetParallelism(parallelism)
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -69,7 +68,7 @@ func BenchmarkWrite(b *testing.B) {
 // BenchmarkUpdate measures concurrent updates, each goroutine updating
 // resources of its own so that none conflict.
 func BenchmarkUpdate(b *testing.B) {
-	s := benchStore(b, 1)
+	s := benchStore(b)
 	var goroutines atomic.Int64
 	b.SetParallelism(8)
 	b.ResetTimer()
@@ -95,7 +94,7 @@ func BenchmarkUpdate(b *testing.B) {
 // BenchmarkRead measures concurrent reads of current versions.
 func BenchmarkRead(b *testing.B) {
 	const resources = 1000
-	s := benchStore(b, 1)
+	s := benchStore(b)
 	for i := range resources {
 		r := fhir.Resource{
 			Type: "Patient", ID: fmt.Sprintf("p%d", i), Version: 1,
@@ -117,4 +116,59 @@ func BenchmarkRead(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "reads/s")
+}
+
+// BenchmarkHistory measures history pages of 50. The data has 100 Patients
+// written once, then 50 Observations updated 40 times each, so that "at
+// now" must pass 2000 superseded versions to reach the Patients.
+func BenchmarkHistory(b *testing.B) {
+	s := benchStore(b)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	write := func(typ, id string, v int64) {
+		clock = clock.Add(time.Millisecond)
+		r := fhir.Resource{Type: typ, ID: id, Version: v, LastUpdated: clock, Method: "PUT", JSON: benchJSON}
+		if err := s.Write(context.Background(), storage.Write{Resource: r, Expected: v - 1}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 100 {
+		write("Patient", fmt.Sprintf("p%d", i), 1)
+	}
+	for v := range int64(40) {
+		for i := range 50 {
+			write("Observation", fmt.Sprintf("o%d", i), v+1)
+		}
+	}
+	now := clock.Add(time.Millisecond)
+	for _, bb := range []struct {
+		name  string
+		q     storage.HistoryQuery
+		pages bool // read every page, not just the first
+	}{
+		{"system", storage.HistoryQuery{}, false},
+		{"type", storage.HistoryQuery{Type: "Observation"}, false},
+		{"instance", storage.HistoryQuery{Type: "Observation", ID: "o7"}, false},
+		{"since", storage.HistoryQuery{Since: now.Add(-100 * time.Millisecond)}, false},
+		{"at now, all pages", storage.HistoryQuery{AtStart: now, AtEnd: now.Add(time.Millisecond)}, true},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					q := bb.q
+					q.Count = 50
+					for {
+						page, err := s.History(context.Background(), q)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						if !bb.pages || page.Next == nil {
+							break
+						}
+						q.After = page.Next
+					}
+				}
+			})
+		})
+	}
 }

@@ -9,83 +9,86 @@ import (
 	"github.com/medbridge/medbridge/storage"
 )
 
+var errClosed = errors.New("store is closed")
+
 // Write makes w.Resource the current version of its Type/ID and appends it to
-// the history in one transaction; see storage.Store. The compare-and-swap is
-// the transaction's own UPDATE or INSERT on the current row, so two writers
-// expecting the same version cannot both succeed. A Version that does not
-// follow Expected is ErrVersionConflict, as the contract says; a resource
-// without a type or id, or a deletion carrying JSON, is refused with another
-// error.
+// the history; see storage.Store. The compare-and-swap is the transaction's
+// own UPDATE or INSERT on the current row, so two writers expecting the same
+// version cannot both succeed. A Version that does not follow Expected is
+// ErrVersionConflict, as the contract says; a resource without a type or id,
+// or a deletion carrying JSON, is refused with another error.
+//
+// Write hands w to the store's writer goroutine, which may commit it together
+// with other waiting writes (a group commit: one fsync for all). Once the
+// writer has taken w, Write waits for the commit even if ctx ends, so that an
+// error always means nothing was written.
 func (s *Store) Write(ctx context.Context, w storage.Write) error {
 	r := w.Resource
-	if r.Type == "" || r.ID == "" {
-		return fmt.Errorf("sqlite: write %q/%q: resource needs a type and an id", r.Type, r.ID)
+	if err := validate(w); err != nil {
+		return fmt.Errorf("sqlite: write %s/%s version %d: %w", r.Type, r.ID, r.Version, err)
 	}
-	if r.Deleted && len(r.JSON) > 0 {
-		return fmt.Errorf("sqlite: write %s/%s: a deletion has no JSON", r.Type, r.ID)
-	}
-	if w.Expected < 0 || r.Version != w.Expected+1 {
-		return fmt.Errorf("sqlite: write %s/%s version %d at expected version %d: %w",
-			r.Type, r.ID, r.Version, w.Expected, storage.ErrVersionConflict)
-	}
-	var json any = r.JSON
-	if r.Deleted {
-		json = nil // NULL, rather than an empty blob
-	}
-	lastUpdated := r.LastUpdated.UnixMicro()
-
-	err := s.inWriteTx(ctx, func(tx *sql.Tx) error {
-		var res sql.Result
-		var err error
-		if w.Expected == 0 {
-			res, err = tx.StmtContext(ctx, s.stmts.insertCurrent).ExecContext(ctx,
-				r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
-		} else {
-			res, err = tx.StmtContext(ctx, s.stmts.updateCurrent).ExecContext(ctx,
-				r.Version, lastUpdated, r.Deleted, r.Method, json, r.Type, r.ID, w.Expected)
-		}
-		if err := oneRow(res, err); err != nil {
-			if errors.Is(err, errNoRow) {
-				return storage.ErrVersionConflict
-			}
-			return fmt.Errorf("current version: %w", err)
-		}
-		if w.Expected > 0 {
-			res, err := tx.StmtContext(ctx, s.stmts.supersede).ExecContext(ctx,
-				lastUpdated, r.Type, r.ID, w.Expected)
-			// The history row of the version just replaced must exist
-			// and be current; anything else means the tables disagree.
-			if err := oneRow(res, err); err != nil {
-				return fmt.Errorf("supersede version %d: %w", w.Expected, err)
-			}
-		}
-		_, err = tx.StmtContext(ctx, s.stmts.insertHistory).ExecContext(ctx,
-			r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
-		if err != nil {
-			return fmt.Errorf("history: %w", err)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.submit(ctx, w); err != nil {
 		return fmt.Errorf("sqlite: write %s/%s version %d: %w", r.Type, r.ID, r.Version, err)
 	}
 	return nil
 }
 
-// inWriteTx runs f in a write transaction and commits it when f returns nil.
-func (s *Store) inWriteTx(ctx context.Context, f func(tx *sql.Tx) error) error {
-	tx, err := s.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+func validate(w storage.Write) error {
+	r := w.Resource
+	switch {
+	case r.Type == "" || r.ID == "":
+		return errors.New("resource needs a type and an id")
+	case r.Deleted && len(r.JSON) > 0:
+		return errors.New("a deletion has no JSON")
+	case w.Expected < 0 || r.Version != w.Expected+1:
+		return fmt.Errorf("version does not follow expected version %d: %w", w.Expected, storage.ErrVersionConflict)
 	}
-	if err := f(tx); err != nil {
-		if rbErr := tx.Rollback(); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
-			err = errors.Join(err, fmt.Errorf("rollback: %w", rbErr))
+	return nil
+}
+
+// apply does w's statements in tx: the compare-and-swap on the current row,
+// marking the replaced version superseded, and the new history row. When the
+// compare-and-swap fails it returns ErrVersionConflict having changed nothing.
+func (s *Store) apply(tx *sql.Tx, w storage.Write) error {
+	r := w.Resource
+	var json any = r.JSON
+	if r.Deleted {
+		json = nil // NULL, rather than an empty blob
+	}
+	lastUpdated := r.LastUpdated.UnixMicro()
+	// The writer's statements run without the caller's context: cancelling
+	// one statement would abort the whole transaction, other callers'
+	// writes included. The writer checks the caller's context before.
+	ctx := context.Background()
+
+	var res sql.Result
+	var err error
+	if w.Expected == 0 {
+		res, err = tx.StmtContext(ctx, s.stmts.insertCurrent).ExecContext(ctx,
+			r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
+	} else {
+		res, err = tx.StmtContext(ctx, s.stmts.updateCurrent).ExecContext(ctx,
+			r.Version, lastUpdated, r.Deleted, r.Method, json, r.Type, r.ID, w.Expected)
+	}
+	if err := oneRow(res, err); err != nil {
+		if errors.Is(err, errNoRow) {
+			return storage.ErrVersionConflict
 		}
-		return err
+		return fmt.Errorf("current version: %w", err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+	if w.Expected > 0 {
+		res, err := tx.StmtContext(ctx, s.stmts.supersede).ExecContext(ctx,
+			lastUpdated, r.Type, r.ID, w.Expected)
+		// The history row of the version just replaced must exist and be
+		// current; anything else means the tables disagree.
+		if err := oneRow(res, err); err != nil {
+			return fmt.Errorf("supersede version %d: %w", w.Expected, err)
+		}
+	}
+	_, err = tx.StmtContext(ctx, s.stmts.insertHistory).ExecContext(ctx,
+		r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
+	if err != nil {
+		return fmt.Errorf("history: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,74 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/storage"
+)
+
+// TestCommitLeavesOutFailedWrite checks that a write failing inside a group
+// commit for a reason other than a conflict is undone alone, and that the
+// writes sharing its commit keep their own outcomes.
+func TestCommitLeavesOutFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	patient := func(id string, v int64) storage.Write {
+		return storage.Write{Expected: v - 1, Resource: fhir.Resource{
+			Type: "Patient", ID: id, Version: v, LastUpdated: now.Add(time.Duration(v) * time.Second),
+			Method: "PUT", JSON: []byte(`{"resourceType":"Patient"}`),
+		}}
+	}
+	for _, w := range []storage.Write{patient("ok", 1), patient("bad", 1)} {
+		if err := s.Write(ctx, w); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Without its history row, updating Patient/bad fails after its
+	// compare-and-swap has already changed the current row.
+	if _, err := s.writer.Exec(`DELETE FROM history WHERE id = 'bad'`); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		w           storage.Write
+		wantErr     error // nil, ErrVersionConflict, or errAny
+		wantVersion int64 // current version afterwards
+	}{
+		{patient("ok", 2), nil, 2},
+		{patient("bad", 2), errAny, 1},
+		{patient("new", 1), nil, 1},
+		{patient("ok", 2), storage.ErrVersionConflict, 2}, // the first write took version 2
+	}
+	batch := make([]*writeRequest, len(tests))
+	for i, tt := range tests {
+		batch[i] = &writeRequest{ctx: ctx, w: tt.w}
+	}
+	errs := s.commit(batch)
+	for i, tt := range tests {
+		r := tt.w.Resource
+		switch {
+		case tt.wantErr == nil && errs[i] != nil,
+			tt.wantErr == errAny && (errs[i] == nil || errors.Is(errs[i], storage.ErrVersionConflict)),
+			tt.wantErr == storage.ErrVersionConflict && !errors.Is(errs[i], storage.ErrVersionConflict):
+			t.Errorf("write %d (%s version %d): %v, want %v", i, r.ID, r.Version, errs[i], tt.wantErr)
+		}
+		cur, err := s.Read(ctx, "Patient", r.ID)
+		if err != nil {
+			t.Errorf("Read %s: %v", r.ID, err)
+		} else if cur.Version != tt.wantVersion {
+			t.Errorf("Patient/%s at version %d, want %d", r.ID, cur.Version, tt.wantVersion)
+		}
+	}
+}
+
+var errAny = errors.New("any error but a conflict")
