@@ -11,7 +11,12 @@ type Query struct {
 	// Types are the resource types searched: one for a type search, the
 	// _type list (or none: every type) for a system search.
 	Types []string
+	// System is set for a system search (ParseQuery without types, or
+	// with the types of a _type that the caller read itself): its Types
+	// came from _type, and Encode renders them as _type again.
+	System bool
 	// Filters are ANDed; each is one parameter occurrence whose values are ORed.
+	// ParseQuery orders them by parameter name, then as given.
 	Filters []Filter
 	// Sort keys in order; empty means the default order (resource id).
 	Sort []SortKey
@@ -36,7 +41,10 @@ type Query struct {
 // Filter is one search parameter with its values (ORed).
 type Filter struct {
 	// Param is the parameter as defined for the searched type; for a
-	// chained filter it is the first link's reference parameter.
+	// chained filter it is the first link's reference parameter. When
+	// several types are searched (_type), it is the first type's
+	// definition; the parameter exists on every one of them with the same
+	// code. Nil for _has.
 	Param *conformance.SearchParam
 	// Modifier is the text after ':' (exact, contains, text, not, above,
 	// below, in, not-in, of-type, identifier, missing) or a type for a
@@ -48,11 +56,19 @@ type Filter struct {
 	Chain *Filter
 	// ChainType is the target type the chain continues in.
 	ChainType string
+	// Or, when set, replaces Chain, Has and Values: the filter matches when
+	// any of Or matches. ParseQuery uses it only for a chain without a type
+	// through a reference with several target types on which the rest of
+	// the chain exists (patient.identifier on Observation: one alternative
+	// with ChainType Patient, one with Group); every alternative has the
+	// same Param.
+	Or []Filter
 	// Has, when set, is a reverse chain (_has:Observation:patient:code=x):
 	// matching resources are those referenced by a resource of Has.Type via
 	// Has.Param whose own Has.Filter matches.
 	Has *Has
-	// Missing is set for :missing (true: no value, false: some value).
+	// Missing is set for :missing (true: no value, false: some value);
+	// Modifier is then "missing".
 	Missing *bool
 	// Values are ORed. Empty for :missing and for chains/_has (whose values
 	// sit in the innermost filter).
@@ -84,23 +100,29 @@ const (
 // Value is one search value, typed by the parameter it belongs to. Only the
 // fields of that type are set.
 type Value struct {
-	Prefix Prefix // number, date, quantity ("" means eq)
+	// Prefix is for number, date, quantity. ParseQuery always sets it (Eq
+	// when the value has none); "" also means eq.
+	Prefix Prefix
 
-	// string, uri: the raw (unescaped) text.
+	// string, uri: the raw (unescaped) text. number, quantity: the number
+	// as written ("100.00", "1e2"), which carries its precision.
 	String string
 
 	// token: System is nil for "code" (any system), "" for "|code" (no
 	// system); Code "" with System set means "system|" (any code).
 	// For :of-type, System/Code are the type coding and Value the
-	// identifier value; for :text, String holds the text.
+	// identifier value; for :text, String holds the text; for :in and
+	// :not-in, URL holds the ValueSet's canonical (see ExpandValueSet).
 	System *string
 	Code   string
 	Value  string
 
-	// reference: Type and ID for "Type/id" or "id" (Type ""), URL for an
-	// absolute reference or canonical; for :identifier System/Code hold
-	// the identifier.
+	// reference: Type and ID for "Type/id" or "id" (Type "", or the
+	// :Type modifier's type), URL for an absolute reference or canonical,
+	// Version for a canonical's "|version"; for :identifier System/Code
+	// hold the identifier's system and value.
 	RefType, RefID, URL string
+	Version             string
 
 	// number, quantity: the value and its implicit precision range
 	// [Low, High) (100 → [99.5, 100.5)). Quantity also has System/Code
