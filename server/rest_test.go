@@ -239,3 +239,34 @@ func TestCapabilityStatement(t *testing.T) {
 		t.Errorf("%d resource types, want 146", len(resources))
 	}
 }
+
+// TestInternalErrorsDoNotLeak: when the store fails (here: closed under a
+// running server), clients get a 500 OperationOutcome that quotes the
+// request id and nothing of the cause; /readyz turns 503.
+func TestInternalErrorsDoNotLeak(t *testing.T) {
+	servertest.EachBackend(t, func(t *testing.T, b servertest.Backend) {
+		store := b.Open(t, t.TempDir())
+		srv := servertest.Start(t, store)
+		srv.Do(t, "PUT", "/fhir/Patient/x", []byte(`{"resourceType":"Patient","id":"x"}`))
+		if err := store.Close(); err != nil {
+			t.Fatal(err)
+		}
+		res := srv.Do(t, "GET", "/fhir/Patient/x", nil)
+		if res.Status != 500 {
+			t.Fatalf("read on a closed store: %d %s", res.Status, res.Body)
+		}
+		is := firstIssue(t, res)
+		rid := res.Header.Get("X-Request-Id")
+		if is.Code != "exception" || rid == "" || !strings.Contains(is.Diagnostics, rid) {
+			t.Errorf("500 outcome %+v does not quote request id %q", is, rid)
+		}
+		for _, leak := range []string{"sql", "closed", "mongo", "client", "database"} {
+			if strings.Contains(strings.ToLower(string(res.Body)), leak) {
+				t.Errorf("500 body leaks %q: %s", leak, res.Body)
+			}
+		}
+		if ready := srv.Do(t, "GET", "/readyz", nil); ready.Status != 503 {
+			t.Errorf("readyz on a closed store: %d", ready.Status)
+		}
+	})
+}
