@@ -16,8 +16,8 @@ import (
 // compare-and-swap as in update.
 func (s *Server) delete(c echo.Context) error {
 	typ, id := c.Param("type"), c.Param("id")
-	if !fhir.ValidID(id) {
-		return fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "%q is not a valid FHIR id", id).At(typ + ".id")
+	if err := checkID(typ, id); err != nil {
+		return err
 	}
 	want, err := ifMatch(c)
 	if err != nil {

@@ -31,8 +31,8 @@ func (s *Server) read(c echo.Context) error {
 // current returns the live current version of typ/id: 404 when it never
 // existed, 410 when it is deleted.
 func (s *Server) current(c echo.Context, typ, id string) (*fhir.Resource, error) {
-	if !fhir.ValidID(id) {
-		return nil, fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "%q is not a valid FHIR id", id).At(typ + ".id")
+	if err := checkID(typ, id); err != nil {
+		return nil, err
 	}
 	r, err := s.store.Read(c.Request().Context(), typ, id)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -67,4 +67,12 @@ func notModified(c echo.Context, r *fhir.Resource) bool {
 		}
 	}
 	return false
+}
+
+// checkID refuses an id in the URL that is not a valid FHIR id.
+func checkID(typ, id string) error {
+	if !fhir.ValidID(id) {
+		return fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "%q is not a valid FHIR id", id).At(typ + ".id")
+	}
+	return nil
 }

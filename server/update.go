@@ -22,8 +22,8 @@ const maxWriteAttempts = 16
 // equals the current version's writes nothing and answers that version.
 func (s *Server) update(c echo.Context) error {
 	typ, id := c.Param("type"), c.Param("id")
-	if !fhir.ValidID(id) {
-		return fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "%q is not a valid FHIR id", id).At(typ + ".id")
+	if err := checkID(typ, id); err != nil {
+		return err
 	}
 	want, err := ifMatch(c)
 	if err != nil {
