@@ -50,6 +50,7 @@ type SearchParamComponent struct {
 type searchParamFile struct {
 	Entry []struct {
 		Resource struct {
+			ID         string   `json:"id"`
 			URL        string   `json:"url"`
 			Code       string   `json:"code"`
 			Base       []string `json:"base"`
@@ -88,7 +89,16 @@ func parseSearchParams() (*searchRegistry, error) {
 	reg := &searchRegistry{byType: map[string]map[string]*SearchParam{}, byURL: map[string]*SearchParam{}}
 	for _, e := range f.Entry {
 		r := e.Resource
+		// The examples package ships illustrative SearchParameters
+		// (example, example-reference, example-extension) that would shadow
+		// the real _id, Condition.subject and add a bogus Patient part-agree.
+		if r.ID == "example" || strings.HasPrefix(r.ID, "example-") {
+			continue
+		}
 		for _, base := range r.Base {
+			if _, dup := reg.byType[base][r.Code]; dup {
+				return nil, fmt.Errorf("conformance: search-parameters.json: two definitions of %s.%s", base, r.Code)
+			}
 			p := &SearchParam{
 				URL: r.URL, Code: r.Code, Type: r.Type, Base: base,
 				Expression:  narrowExpression(r.Expression, base),
