@@ -61,7 +61,9 @@ type Filter struct {
 	// through a reference with several target types on which the rest of
 	// the chain exists (patient.identifier on Observation: one alternative
 	// with ChainType Patient, one with Group); every alternative has the
-	// same Param.
+	// same Param. The server also uses it for compartment searches, whose
+	// alternatives have different Params (Observation in Patient/1:
+	// subject=Patient/1 OR performer=Patient/1).
 	Or []Filter
 	// Has, when set, is a reverse chain (_has:Observation:patient:code=x):
 	// matching resources are those referenced by a resource of Has.Type via

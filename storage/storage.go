@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/search"
 )
 
 var (
@@ -17,6 +18,8 @@ var (
 	// ErrVersionConflict is returned by Write when the current version is not
 	// the one the writer expected; nothing was written.
 	ErrVersionConflict = errors.New("storage: version conflict")
+	// ErrBadCursor is returned by Search for a cursor it cannot read.
+	ErrBadCursor = errors.New("storage: bad page cursor")
 )
 
 // Store keeps the current version of every resource and its full history.
@@ -43,6 +46,21 @@ type Store interface {
 	// at most q.Count of them, and a cursor for the next page when there is one.
 	History(ctx context.Context, q HistoryQuery) (HistoryPage, error)
 
+	// Search returns one page of the current, non-deleted resources that
+	// match q's Types and Filters (chains, _has and Or alternatives
+	// included), in q's Sort order (default: type, then id), at most
+	// q.Count of them, starting after q.After or ending before q.Before.
+	// The page's cursors stay valid across restarts and concurrent writes:
+	// resources already seen are not returned again and none that existed
+	// when paging began is skipped. _include/_revinclude are not the
+	// store's concern. A cursor the store did not make gives ErrBadCursor.
+	Search(ctx context.Context, q *search.Query) (*SearchPage, error)
+
+	// ReadCurrent returns the current, non-deleted versions of the given
+	// resources that exist, in no particular order; unknown and deleted
+	// ones are left out.
+	ReadCurrent(ctx context.Context, refs []Ref) ([]fhir.Resource, error)
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 
@@ -54,6 +72,24 @@ type Store interface {
 type Write struct {
 	Resource fhir.Resource
 	Expected int64
+	// Index holds the search index entries of the new version (see
+	// Extractor); the store replaces the resource's previous entries with
+	// them. A deletion has none.
+	Index []IndexEntry
+}
+
+// Ref names one resource.
+type Ref struct{ Type, ID string }
+
+// SearchPage is one page of search results.
+type SearchPage struct {
+	Resources []fhir.Resource
+	// Total is the number of matches of the whole search when q.Total is
+	// "accurate" (or "estimate" and the store can count cheaply), else -1.
+	Total int
+	// Next and Prev are cursors for the following and preceding pages,
+	// "" when there is none.
+	Next, Prev string
 }
 
 // HistoryQuery selects versions for a history interaction. Versions come in
