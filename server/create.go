@@ -23,7 +23,11 @@ func (s *Server) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.Write(c.Request().Context(), storage.Write{Resource: *r}); err != nil {
+	idx, err := s.extractor.Extract(r.Type, r.JSON)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Write(c.Request().Context(), storage.Write{Resource: *r, Index: idx}); err != nil {
 		return err // a fresh UUID cannot conflict; anything here is internal
 	}
 	return s.writeWritten(c, http.StatusCreated, r)

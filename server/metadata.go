@@ -9,20 +9,58 @@ import (
 	"github.com/medbridge/medbridge/conformance"
 )
 
-// typeInteractions are the interactions every resource type supports.
-var typeInteractions = []string{"read", "vread", "update", "delete", "history-instance", "history-type", "create"}
+// typeInteractions are the interactions routes() registers for every
+// resource type.
+var typeInteractions = []string{"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"}
 
-// capabilityStatement builds the statement from what routes() registers.
+// capabilityStatement builds the statement from what routes() registers and
+// the search parameters the search package and the stores support.
 func (s *Server) capabilityStatement(version string) ([]byte, error) {
 	types := make([]conformance.TypeCapability, 0, len(s.spec.ResourceTypes()))
+	revIncludes := map[string][]string{}
 	for _, t := range s.spec.ResourceTypes() {
-		types = append(types, conformance.TypeCapability{
+		params, err := s.spec.SearchParams(t)
+		if err != nil {
+			return nil, err
+		}
+		for _, code := range s.spec.SearchParamCodes(t) {
+			if p := params[code]; p.Type == conformance.ParamReference {
+				for _, target := range p.Targets {
+					revIncludes[target] = append(revIncludes[target], t+":"+code)
+				}
+			}
+		}
+	}
+	for _, t := range s.spec.ResourceTypes() {
+		tc := conformance.TypeCapability{
 			Type:         t,
 			Interactions: typeInteractions,
 			Versioning:   "versioned-update",
 			ReadHistory:  true,
 			UpdateCreate: true,
-		})
+		}
+		params, err := s.spec.SearchParams(t)
+		if err != nil {
+			return nil, err
+		}
+		for _, code := range s.spec.SearchParamCodes(t) {
+			p := params[code]
+			if p.Type == conformance.ParamSpecial {
+				continue // no special parameter (near, ...) is supported
+			}
+			tc.SearchParams = append(tc.SearchParams, conformance.SearchParamCapability{
+				Name: code, Type: p.Type, Definition: p.URL,
+				Documentation: "R4 " + p.Type + " parameter: " + p.Expression,
+			})
+			if p.Type == conformance.ParamReference {
+				tc.SearchIncludes = append(tc.SearchIncludes, t+":"+code)
+			}
+		}
+		if len(tc.SearchIncludes) > 0 {
+			tc.SearchIncludes = append([]string{"*"}, tc.SearchIncludes...)
+		}
+		tc.SearchRevIncludes = revIncludes[t]
+		types = append(types, tc)
 	}
 	return conformance.CapabilityStatement(conformance.CapabilityOptions{
 		BaseURL:            s.baseURL,
@@ -30,7 +68,7 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 		Version:            version,
 		Date:               s.now(),
 		Types:              types,
-		SystemInteractions: []string{"history-system"},
+		SystemInteractions: []string{"history-system", "search-system"},
 	})
 }
 

@@ -55,6 +55,9 @@ type Server struct {
 	registry *prometheus.Registry
 	echo     *echo.Echo
 	capStmt  []byte
+	// extractor computes search index entries at write time and reads
+	// references for _include.
+	extractor *storage.Extractor
 }
 
 // New builds a Server and its routes.
@@ -85,6 +88,11 @@ func New(cfg Config) (*Server, error) {
 		s.registry = prometheus.NewRegistry()
 	}
 	s.metrics = newMetrics(s.registry)
+	x, err := storage.NewExtractor(s.spec)
+	if err != nil {
+		return nil, err
+	}
+	s.extractor = x
 	capStmt, err := s.capabilityStatement(cfg.Version)
 	if err != nil {
 		return nil, err
@@ -113,14 +121,21 @@ func (s *Server) routes() {
 		e.Match(methods, "/fhir"+path, h, s.interaction(interaction), negotiate, s.limitBody)
 	}
 	read := []string{http.MethodGet, http.MethodHead}
+	post := []string{http.MethodPost}
+	fhirRoute(read, "", s.searchSystem, "search-system")
+	fhirRoute(read, "/", s.searchSystem, "search-system")
+	fhirRoute(post, "/_search", s.searchSystem, "search-system")
 	fhirRoute(read, "/metadata", s.capabilities, "capabilities")
 	fhirRoute(read, "/_history", s.history, "history-system")
-	fhirRoute([]string{http.MethodPost}, "/:type", s.create, "create")
+	fhirRoute(read, "/:type", s.searchType, "search-type")
+	fhirRoute(post, "/:type/_search", s.searchType, "search-type")
+	fhirRoute(post, "/:type", s.create, "create")
 	fhirRoute(read, "/:type/_history", s.history, "history-type")
 	fhirRoute(read, "/:type/:id", s.read, "read")
 	fhirRoute([]string{http.MethodPut}, "/:type/:id", s.update, "update")
 	fhirRoute([]string{http.MethodDelete}, "/:type/:id", s.delete, "delete")
 	fhirRoute(read, "/:type/:id/_history", s.history, "history-instance")
+	fhirRoute(read, "/:type/:id/:target", s.searchCompartment, "search-compartment")
 	fhirRoute(read, "/:type/:id/_history/:vid", s.vread, "vread")
 	s.echo = e
 }

@@ -63,7 +63,11 @@ func (s *Server) update(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		w := storage.Write{Resource: *r}
+		idx, err := s.extractor.Extract(r.Type, r.JSON)
+		if err != nil {
+			return err
+		}
+		w := storage.Write{Resource: *r, Index: idx}
 		if prev != nil {
 			w.Expected = prev.Version
 		}

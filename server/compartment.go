@@ -1,0 +1,54 @@
+package server
+
+import (
+	"net/http"
+	"slices"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/medbridge/medbridge/conformance"
+	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/search"
+)
+
+// searchCompartment serves GET /fhir/:type/:id/:target, a search for
+// :target resources in the compartment of :type/:id (Patient/123/Observation):
+// the resources whose compartment parameters (from the spec's
+// CompartmentDefinition) reference the owner, and the owner itself when
+// :target is its type.
+func (s *Server) searchCompartment(c echo.Context) error {
+	owner, id, target := c.Param("type"), c.Param("id"), c.Param("target")
+	if err := checkID(owner, id); err != nil {
+		return err
+	}
+	if err := s.checkType(target); err != nil {
+		return err
+	}
+	codes := s.spec.CompartmentParams(owner, target)
+	if target == owner && !slices.Contains(codes, conformance.CompartmentSelf) {
+		codes = append(codes, conformance.CompartmentSelf)
+	}
+	if len(codes) == 0 {
+		return fhir.Errorf(http.StatusBadRequest, fhir.CodeNotSupported,
+			"%s resources are not in the %s compartment", target, owner)
+	}
+	params, err := s.spec.SearchParams(target)
+	if err != nil {
+		return err
+	}
+	member := search.Filter{}
+	for _, code := range codes {
+		if code == conformance.CompartmentSelf {
+			member.Or = append(member.Or, search.Filter{Param: params["_id"], Values: []search.Value{{Code: id}}})
+			continue
+		}
+		if p := params[code]; p != nil {
+			member.Or = append(member.Or, search.Filter{Param: p, Values: []search.Value{{RefType: owner, RefID: id}}})
+		}
+	}
+	qp, err := searchParams(c)
+	if err != nil {
+		return err
+	}
+	return s.runSearch(c, []string{target}, qp, []search.Filter{member})
+}
