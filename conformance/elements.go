@@ -24,10 +24,11 @@ var loadElements = sync.OnceValues(parseElements)
 
 // FHIRPathModel returns the R4 element definitions as the type model
 // fhirpath evaluates with: element types, choice elements (value[x] with
-// its JSON names valueQuantity, valueString, ...), backbone elements (typed
-// by their path, "Observation.component") and the type hierarchy (Age is a
-// Quantity, code a string, Patient a DomainResource). It is parsed on the
-// first call only and safe for concurrent use.
+// its JSON names valueQuantity, valueString, ...), backbone elements
+// (typed by their path, "Observation.component"), required bindings and
+// the type hierarchy (Age is a Quantity, code a string, Patient a
+// DomainResource). It is parsed on the first call only and safe for
+// concurrent use.
 func (s *Spec) FHIRPathModel() (fhirpath.Model, error) {
 	m, err := loadElements()
 	if err != nil {
@@ -47,6 +48,10 @@ type elementDefinitions struct {
 				Element []struct {
 					Path             string `json:"path"`
 					ContentReference string `json:"contentReference"`
+					Binding          struct {
+						Strength string `json:"strength"`
+						ValueSet string `json:"valueSet"`
+					} `json:"binding"`
 					Type             []struct {
 						Code      string `json:"code"`
 						Extension []struct {
@@ -94,6 +99,9 @@ func parseElements() (*elementModel, error) {
 				parent, name := el.Path[:dot], el.Path[dot+1:]
 				name, choice := strings.CutSuffix(name, "[x]")
 				def := &fhirpath.Element{Choice: choice}
+				if el.Binding.Strength == "required" {
+					def.Binding, _, _ = strings.Cut(el.Binding.ValueSet, "|")
+				}
 				if ref, ok := strings.CutPrefix(el.ContentReference, "#"); ok {
 					def.Types = []fhirpath.ElementType{{Name: ref, JSONName: name}}
 				}

@@ -40,6 +40,16 @@ func TestFHIRPathModel(t *testing.T) {
 			t.Errorf("%s.%s = %s, want %s", c.typ, c.name, got, c.want)
 		}
 	}
+	for _, c := range [][3]string{
+		{"Patient", "gender", "http://hl7.org/fhir/ValueSet/administrative-gender"},
+		{"Observation", "status", "http://hl7.org/fhir/ValueSet/observation-status"},
+		{"Observation", "code", ""}, // example binding
+		{"Quantity", "comparator", "http://hl7.org/fhir/ValueSet/quantity-comparator"},
+	} {
+		if got := m.Element(c[0], c[1]).Binding; got != c[2] {
+			t.Errorf("%s.%s binding %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
 	for _, missing := range [][2]string{{"Observation", "valueQuantity"}, {"Observation", "value[x]"}, {"string", "value"}, {"Nope", "id"}} {
 		if el := m.Element(missing[0], missing[1]); el != nil {
 			t.Errorf("%s.%s: %v, want none", missing[0], missing[1], el)

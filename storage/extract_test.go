@@ -90,7 +90,7 @@ func TestExtractObservationExample(t *testing.T) {
 		IndexEntry{Param: "code", Type: "token", System: "http://loinc.org", Code: "29463-7", Text: "body weight"},
 		IndexEntry{Param: "code", Type: "token", System: "http://snomed.info/sct", Code: "27113001", Text: "body weight"},
 		IndexEntry{Param: "category", Type: "token", System: "http://terminology.hl7.org/CodeSystem/observation-category", Code: "vital-signs", Text: "vital signs"},
-		IndexEntry{Param: "status", Type: "token", Code: "final"},
+		IndexEntry{Param: "status", Type: "token", System: "http://hl7.org/fhir/observation-status", Code: "final"},
 		IndexEntry{Param: "subject", Type: "reference", RefType: "Patient", RefID: "example"},
 		IndexEntry{Param: "patient", Type: "reference", RefType: "Patient", RefID: "example"},
 		IndexEntry{Param: "encounter", Type: "reference", RefType: "Encounter", RefID: "example"},
@@ -120,7 +120,7 @@ func TestExtractPatientExample(t *testing.T) {
 		IndexEntry{Param: "birthdate", Type: "date", Start: micros("1974-12-25T00:00:00Z"), End: micros("1974-12-26T00:00:00Z")},
 		IndexEntry{Param: "identifier", Type: "token", System: "urn:oid:1.2.36.146.595.217.0.1", Code: "12345",
 			TypeSystem: "http://terminology.hl7.org/CodeSystem/v2-0203", TypeCode: "MR"},
-		IndexEntry{Param: "gender", Type: "token", Code: "male"},
+		IndexEntry{Param: "gender", Type: "token", System: "http://hl7.org/fhir/administrative-gender", Code: "male"},
 		IndexEntry{Param: "active", Type: "token", Code: "true"},
 		IndexEntry{Param: "deceased", Type: "token", Code: "false"},
 		IndexEntry{Param: "phone", Type: "token", System: "phone", Code: "(03) 5555 6473"},
@@ -204,6 +204,8 @@ func TestExtractValues(t *testing.T) {
 				{Param: "active", Type: "token", Code: "false"},
 				{Param: "deceased", Type: "token", Code: "true"},
 			}, []string{"gender", "birthdate"}},
+		{"code outside its required ValueSet", `{'resourceType':'Patient','gender':'robot','language':'de'}`,
+			[]IndexEntry{{Param: "gender", Type: "token", Code: "robot"}}, nil},
 		{"codeable concept text", `{'resourceType':'Condition','code':{'coding':[{'system':'http://snomed.info/sct','code':'1','display':'Fièvre'}],'text':'Fever'},'subject':{'reference':'Patient/1'}}`,
 			[]IndexEntry{
 				{Param: "code", Type: "token", System: "http://snomed.info/sct", Code: "1", Text: "fievre"},
@@ -232,6 +234,17 @@ func TestExtractValues(t *testing.T) {
 				{Param: "depends-on", Type: "reference", URL: "http://x.org/Library/l"},
 				{Param: "depends-on", Type: "reference", URL: "http://x.org/Library/dep"},
 				{Param: "url", Type: "uri", Exact: "http://x.org/pd"},
+			}, nil},
+		{"common parameters", `{'resourceType':'Patient','id':'a','meta':{'lastUpdated':'2026-01-02T03:04:05.123456Z','profile':['http://p|2'],
+			'tag':[{'system':'http://t','code':'x'}],'security':[{'code':'R'}],'source':'http://src#1'}}`,
+			[]IndexEntry{
+				{Param: "_id", Type: "token", Code: "a"},
+				{Param: "_lastUpdated", Type: "date", Start: micros("2026-01-02T03:04:05.123456Z"), End: micros("2026-01-02T03:04:05.123457Z")},
+				{Param: "_profile", Type: "uri", Exact: "http://p|2"},
+				{Param: "_profile", Type: "uri", Exact: "http://p"},
+				{Param: "_tag", Type: "token", System: "http://t", Code: "x"},
+				{Param: "_security", Type: "token", Code: "R"},
+				{Param: "_source", Type: "uri", Exact: "http://src#1"},
 			}, nil},
 		{"dates", `{'resourceType':'AuditEvent','recorded':'2026-03-04T10:20:30.5+01:00','type':{'code':'x'},'agent':[{'requestor':true}],'source':{'observer':{'display':'x'}}}`,
 			[]IndexEntry{{Param: "date", Type: "date", Start: micros("2026-03-04T09:20:30.5Z"), End: micros("2026-03-04T09:20:30.6Z")}}, nil},
@@ -279,7 +292,7 @@ func TestExtractValues(t *testing.T) {
 			[]IndexEntry{
 				{Param: "composition", Type: "reference", RefType: "Composition", RefID: "c"},
 				{Param: "message", Type: "reference", RefType: "Composition", RefID: "c"},
-				{Param: "type", Type: "token", Code: "document"},
+				{Param: "type", Type: "token", System: "http://hl7.org/fhir/bundle-type", Code: "document"},
 			}, nil},
 		{"composite with %resource", `{'resourceType':'MolecularSequence','coordinateSystem':0,'referenceSeq':{'chromosome':{'coding':[{'code':'1'}]}},
 			'variant':[{'start':10,'end':12},{'start':20}]}`,
@@ -374,7 +387,7 @@ func TestExtractPackageFunc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	requireEntries(t, es, IndexEntry{Param: "_id", Type: "token", Code: "x"}, IndexEntry{Param: "gender", Type: "token", Code: "other"})
+	requireEntries(t, es, IndexEntry{Param: "_id", Type: "token", Code: "x"}, IndexEntry{Param: "gender", Type: "token", System: "http://hl7.org/fhir/administrative-gender", Code: "other"})
 }
 
 func TestDecimalRange(t *testing.T) {

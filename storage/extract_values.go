@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir/fhirpath"
@@ -78,7 +79,7 @@ func (x *Extractor) appendValues(out []IndexEntry, code, ptyp string, n fhirpath
 	case conformance.ParamString:
 		return appendStrings(out, e, kind, m, s)
 	case conformance.ParamToken:
-		return appendTokens(out, e, kind, n.Value, m)
+		return appendTokens(out, e, kind, n, m)
 	case conformance.ParamReference:
 		return x.appendReferences(out, e, kind, m, s)
 	case conformance.ParamDate:
@@ -90,7 +91,13 @@ func (x *Extractor) appendValues(out []IndexEntry, code, ptyp string, n fhirpath
 	case conformance.ParamURI:
 		if (kind == "uri" || kind == "string") && s != "" {
 			e.Exact = s
-			return append(out, e)
+			out = append(out, e)
+			// A versioned canonical (_profile=http://x|2) is also found
+			// by its URL alone.
+			if url, _, ok := strings.Cut(s, "|"); ok && n.Type == "canonical" && url != "" {
+				e.Exact = url
+				out = append(out, e)
+			}
 		}
 	}
 	return out
@@ -173,9 +180,12 @@ func appendStrings(out []IndexEntry, e IndexEntry, kind string, m map[string]any
 
 // appendTokens: Coding, CodeableConcept (each coding, and the text for
 // :text), Identifier (system|value, with each type coding for :of-type),
-// ContactPoint (system|value, as HAPI FHIR does) and code-like primitives
-// (no system).
-func appendTokens(out []IndexEntry, e IndexEntry, kind string, v any, m map[string]any) []IndexEntry {
+// ContactPoint (system|value, as HAPI FHIR does) and code-like primitives:
+// a code bound to a required ValueSet with the system the ValueSet has it
+// in (gender: http://hl7.org/fhir/administrative-gender|male), others
+// without a system.
+func appendTokens(out []IndexEntry, e IndexEntry, kind string, n fhirpath.Node, m map[string]any) []IndexEntry {
+	v := n.Value
 	switch kind {
 	case "Coding":
 		out = appendCoding(out, e, m)
@@ -222,6 +232,9 @@ func appendTokens(out []IndexEntry, e IndexEntry, kind string, v any, m map[stri
 	case "string", "uri":
 		if s, _ := v.(string); s != "" {
 			e.Code = s
+			if n.Type == "code" && n.Element != nil && n.Element.Binding != "" {
+				e.System = boundSystem(n.Element.Binding, s)
+			}
 			out = append(out, e)
 		}
 	case "boolean":
@@ -534,4 +547,28 @@ func scaled(i int64, exp int) float64 {
 	b = strconv.AppendInt(b, int64(exp), 10)
 	f, _ := strconv.ParseFloat(string(b), 64)
 	return f
+}
+
+var boundSystems sync.Map // ValueSet URL → map[string]string, code → system
+
+// boundSystem returns the system of code in the R4 ValueSet url, from its
+// expansion; "" when the expansion does not have the code, has it in more
+// than one system, or is not in the spec data.
+func boundSystem(url, code string) string {
+	v, ok := boundSystems.Load(url)
+	if !ok {
+		systems := map[string]string{}
+		codings, err := search.ExpandValueSet(url)
+		if err == nil {
+			for _, c := range codings {
+				if s, dup := systems[c.Code]; dup && s != c.System {
+					systems[c.Code] = ""
+				} else {
+					systems[c.Code] = c.System
+				}
+			}
+		}
+		v, _ = boundSystems.LoadOrStore(url, systems)
+	}
+	return v.(map[string]string)[code]
 }

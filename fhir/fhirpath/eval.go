@@ -368,13 +368,13 @@ func (c *Env) children(in []Node, name string) []Node {
 		}
 		if el == nil {
 			if v, ok := m[name]; ok {
-				c.arena = appendValues(c.arena, v, "")
+				c.arena = appendValues(c.arena, v, "", nil)
 			}
 			continue
 		}
 		for _, t := range el.Types {
 			if v, ok := m[t.JSONName]; ok {
-				c.arena = appendValues(c.arena, v, t.Name)
+				c.arena = appendValues(c.arena, v, t.Name, el)
 			}
 		}
 	}
@@ -385,10 +385,10 @@ func (c *Env) children(in []Node, name string) []Node {
 // which stand for absent primitive values, are skipped) typed typ. A
 // resource in an element of abstract type Resource (contained,
 // Bundle.entry.resource) is typed by its resourceType.
-func appendValues(out []Node, v any, typ string) []Node {
+func appendValues(out []Node, v any, typ string, el *Element) []Node {
 	if arr, ok := v.([]any); ok {
 		for _, x := range arr {
-			out = appendValues(out, x, typ)
+			out = appendValues(out, x, typ, el)
 		}
 		return out
 	}
@@ -402,5 +402,5 @@ func appendValues(out []Node, v any, typ string) []Node {
 			}
 		}
 	}
-	return append(out, Node{Value: v, Type: typ})
+	return append(out, Node{Value: v, Type: typ, Element: el})
 }

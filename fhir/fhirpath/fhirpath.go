@@ -33,6 +33,9 @@ type Node struct {
 	// "Patient"), or for a backbone element the path that defines it
 	// ("Observation.component"); "" when the model does not know it.
 	Type string
+	// Element is the definition of the element the value was found in,
+	// nil for a resource, a literal or a value the model does not know.
+	Element *Element
 }
 
 // Model is the type information the evaluator navigates with.
@@ -57,6 +60,9 @@ type Element struct {
 	// there is one, whose JSONName is the element's name. A backbone
 	// element's type is its defining path.
 	Types []ElementType
+	// Binding is the canonical URL of the ValueSet a code element is
+	// bound to with required strength, "" when there is none.
+	Binding string
 }
 
 // ElementType is one type an element can have.
