@@ -52,7 +52,7 @@ type elementDefinitions struct {
 						Strength string `json:"strength"`
 						ValueSet string `json:"valueSet"`
 					} `json:"binding"`
-					Type             []struct {
+					Type []struct {
 						Code      string `json:"code"`
 						Extension []struct {
 							URL      string `json:"url"`
