@@ -27,7 +27,17 @@ type currentDoc struct {
 	// Pending is true from the commit point until the version's history
 	// document is committed; a Write cannot replace a pending document.
 	Pending bool `bson:"pending"`
+
+	// The search index of the version (see index.go); none for deletions.
+	Keys    []string             `bson:"k,omitempty"`
+	Ranges  map[string]*rangeDoc `bson:"d,omitempty"`
+	Entries []entryDoc           `bson:"ix,omitempty"`
+	Sort    map[string]sortDoc   `bson:"o,omitempty"`
 }
+
+// withoutIndex is the projection of a current document that leaves out
+// its search index, for readers that do not search.
+var withoutIndex = bson.D{{Key: "k", Value: 0}, {Key: "d", Value: 0}, {Key: "ix", Value: 0}, {Key: "o", Value: 0}}
 
 // historyDoc is a document of the history collection.
 type historyDoc struct {

@@ -5,7 +5,7 @@
 //
 //	resources  the current version of every resource
 //	           {_id: "Type/id", type, id, version, lastUpdated, deleted,
-//	            method, json, txn, pending}
+//	            method, json, txn, pending, k, d, ix, o}
 //	history    every version, the current one included
 //	           {_id: "Type/id/version", type, id, version, lastUpdated,
 //	            deleted, method, json, txn, committed, supersededAt}
@@ -15,7 +15,9 @@
 // absent while a version is current. json is the canonical FHIR JSON as a
 // string, absent for deletions. txn is a random token naming the Write that
 // produced the version; pending and committed drive crash recovery (see
-// Store.Write).
+// Store.Write). k, d, ix and o are the version's search index, absent for
+// deletions (see index.go); being part of the current document, they change
+// with it atomically.
 //
 // MongoDB has multi-document transactions but FerretDB, used in tests, has
 // none, and a history append is the only multi-document write, so the store
@@ -29,7 +31,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
@@ -143,40 +144,6 @@ func (s *Store) start(ctx context.Context) error {
 		return err
 	}
 	return s.Recover(ctx)
-}
-
-// indexes are the indexes the queries use, per collection.
-var indexes = map[string][]mongo.IndexModel{
-	"resources": {
-		// Recover finds writes that stopped after their commit point.
-		{Keys: bson.D{{Key: "pending", Value: 1}}},
-	},
-	"history": {
-		// Instance history; also keeps one document per version.
-		{Keys: bson.D{{Key: "type", Value: 1}, {Key: "id", Value: 1}, {Key: "version", Value: -1}},
-			Options: options.Index().SetUnique(true)},
-		// System history, in the history order.
-		{Keys: bson.D{{Key: "lastUpdated", Value: -1}, {Key: "type", Value: 1}, {Key: "id", Value: 1}, {Key: "version", Value: -1}}},
-		// Type history, in the history order.
-		{Keys: bson.D{{Key: "type", Value: 1}, {Key: "lastUpdated", Value: -1}, {Key: "id", Value: 1}, {Key: "version", Value: -1}}},
-		// Recover finds uncommitted versions.
-		{Keys: bson.D{{Key: "committed", Value: 1}}},
-	},
-}
-
-// createIndexes creates the indexes; creating an index that exists with
-// the same keys and options is a no-op. One index per command: FerretDB
-// v1.24 panics on a createIndexes listing two or more existing indexes
-// (it deletes from the list by a stale position).
-func (s *Store) createIndexes(ctx context.Context) error {
-	for _, c := range []*mongo.Collection{s.resources, s.history} {
-		for _, m := range indexes[c.Name()] {
-			if _, err := c.Indexes().CreateOne(ctx, m); err != nil {
-				return fmt.Errorf("storage/mongo: creating %s index: %w", c.Name(), err)
-			}
-		}
-	}
-	return nil
 }
 
 // Ping reports whether the primary answers.

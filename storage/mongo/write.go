@@ -21,7 +21,9 @@ const finishTimeout = 30 * time.Second
 
 // Write implements storage.Store.Write without multi-document transactions.
 // The current document (resources/"Type/id") is the commit point: the Write
-// has happened exactly when it holds the new version. Writing version v
+// has happened exactly when it holds the new version, together with the
+// version's search index (w.Index, in the fields of index.go), so searches
+// see the old version's index or the new one's, never a mix. Writing version v
 // (= Expected+1) takes these steps, each one document write:
 //
 //  1. stage: upsert history "Type/id/v" with committed=false and a random
@@ -86,6 +88,11 @@ func (s *Store) Write(ctx context.Context, w storage.Write) error {
 		return fmt.Errorf("storage/mongo: write without type or id")
 	}
 	doc := newCurrentDoc(r)
+	if !r.Deleted {
+		if err := doc.setIndex(w.Index); err != nil {
+			return err
+		}
+	}
 	if err := s.stage(ctx, doc); err != nil {
 		return err
 	}
@@ -331,7 +338,7 @@ func (s *Store) settle(ctx context.Context, h *historyDoc) error {
 // current reads the current document of key, or storage.ErrNotFound.
 func (s *Store) current(ctx context.Context, key string) (*currentDoc, error) {
 	var d currentDoc
-	err := s.resources.FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&d)
+	err := s.resources.FindOne(ctx, bson.D{{Key: "_id", Value: key}}, options.FindOne().SetProjection(withoutIndex)).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, storage.ErrNotFound
 	}
