@@ -18,6 +18,7 @@ const (
 	headerRequestID  = "X-Request-Id"
 	ctxRequestID     = "medbridge.requestID"
 	ctxLogger        = "medbridge.logger"
+	ctxBaseLogger    = "medbridge.baseLogger"
 	ctxInteraction   = "medbridge.interaction"
 	ctxOutcomeStatus = "medbridge.outcomeStatus"
 )
@@ -36,7 +37,7 @@ func (s *Server) requestIDs(next echo.HandlerFunc) echo.HandlerFunc {
 			id = hex.EncodeToString(b[:])
 		}
 		c.Set(ctxRequestID, id)
-		c.Set(ctxLogger, s.log.With("request_id", id))
+		c.Set(ctxBaseLogger, s.log)
 		c.Response().Header().Set(headerRequestID, id)
 		return next(c)
 	}
@@ -47,11 +48,19 @@ func requestID(c echo.Context) string {
 	return id
 }
 
+// logger returns the request's logger, which names the request id. It is
+// built on first use: most requests log nothing at the default level.
 func logger(c echo.Context) *slog.Logger {
 	if l, ok := c.Get(ctxLogger).(*slog.Logger); ok {
 		return l
 	}
-	return slog.Default()
+	base, ok := c.Get(ctxBaseLogger).(*slog.Logger)
+	if !ok {
+		base = slog.Default()
+	}
+	l := base.With("request_id", requestID(c))
+	c.Set(ctxLogger, l)
+	return l
 }
 
 // metrics holds the Prometheus collectors of one server.
@@ -101,6 +110,9 @@ func (s *Server) observe(next echo.HandlerFunc) echo.HandlerFunc {
 			level = slog.LevelError
 		} else if status >= 400 {
 			level = slog.LevelInfo
+		}
+		if !s.log.Enabled(context.Background(), level) {
+			return nil
 		}
 		logger(c).Log(context.Background(), level, "request",
 			"method", c.Request().Method, "path", c.Request().URL.Path, "status", status,
