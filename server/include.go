@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"net/http"
+	"slices"
 
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
@@ -59,6 +61,29 @@ func (s *Server) includes(ctx context.Context, q *search.Query, matches []fhir.R
 		out = out[:maxIncluded]
 	}
 	return out, nil
+}
+
+// dropRevIncludeAll handles _revinclude=* without a source type, which
+// would search every type that can refer to the matches, one search per
+// type: it is not supported. Like any unsupported parameter it is a 400
+// in strict handling and otherwise ignored and listed in q.Unknown.
+func dropRevIncludeAll(q *search.Query, strict bool) error {
+	kept := q.RevInclude[:0]
+	for _, inc := range q.RevInclude {
+		if inc.SourceType == "" {
+			if strict {
+				return fhir.Errorf(http.StatusBadRequest, fhir.CodeNotSupported,
+					"_revinclude=* is not supported: name the referring type, as in _revinclude=Observation:*").At("_revinclude")
+			}
+			if !slices.Contains(q.Unknown, "_revinclude") {
+				q.Unknown = append(q.Unknown, "_revinclude")
+			}
+			continue
+		}
+		kept = append(kept, inc)
+	}
+	q.RevInclude = kept
+	return nil
 }
 
 func appendNew(dst, rs []fhir.Resource, seen map[storage.Ref]bool) []fhir.Resource {

@@ -80,6 +80,9 @@ func (s *Server) runSearch(c echo.Context, types []string, params url.Values, ex
 	if err != nil {
 		return err
 	}
+	if err := dropRevIncludeAll(q, strict(c)); err != nil {
+		return err
+	}
 	q.After, q.Before = params.Get(pageTokenParam), params.Get(pageBeforeParam)
 	if q.Summary == "count" {
 		q.Count, q.Total = 0, "accurate"

@@ -261,6 +261,9 @@ func testUnknownParameters(t *testing.T, srv *servertest.Server) {
 		"/fhir/Patient?gender:exact=male", // a modifier strings have, tokens not
 		"/fhir/Patient?_has:Observation:patient:foo=1",
 		"/fhir/Observation?subject:Patient.foo=1",
+		// * without a source type would search every type that can refer
+		// to the matches.
+		"/fhir/Patient?_revinclude=*&_id=pat-a",
 	} {
 		name := unknownName(q)
 		res := srv.Do(t, http.MethodGet, q, nil, strict...)
