@@ -205,6 +205,9 @@ func testPostSearch(t *testing.T, srv *servertest.Server) {
 	if res := srv.Do(t, http.MethodPost, "/fhir/Observation/_search", []byte(`{"code":"x"}`)); res.Status != http.StatusUnsupportedMediaType {
 		t.Errorf("POST _search with a JSON body: %d", res.Status)
 	}
+	if res := srv.Do(t, http.MethodHead, "/fhir/Observation?code=8867-4", nil); res.Status != http.StatusOK || len(res.Body) != 0 {
+		t.Errorf("HEAD search: %d with %d bytes", res.Status, len(res.Body))
+	}
 }
 
 var compartmentCases = []idCase{
@@ -344,4 +347,45 @@ func testInvalidValues(t *testing.T, srv *servertest.Server) {
 			}
 		}
 	}
+}
+
+// TestSearchAfterWrites: searches see the current version only. An
+// update replaces the old index values; a deleted resource matches
+// nothing, is not included, and no longer satisfies a chain or _has.
+func TestSearchAfterWrites(t *testing.T) {
+	servertest.EachBackend(t, func(t *testing.T, b servertest.Backend) {
+		srv := servertest.StartBackend(t, b)
+		put(t, srv,
+			`{"resourceType":"Patient","id":"w1","name":[{"family":"Before"}]}`,
+			`{"resourceType":"Patient","id":"w2","name":[{"family":"Stays"}]}`,
+			`{"resourceType":"Observation","id":"wo1","status":"final","code":{"text":"x"},"subject":{"reference":"Patient/w1"}}`,
+			`{"resourceType":"Observation","id":"wo2","status":"final","code":{"text":"y"},"subject":{"reference":"Patient/w2"}}`,
+		)
+		put(t, srv, `{"resourceType":"Patient","id":"w1","name":[{"family":"After"}]}`)
+		runIDCases(t, srv, []idCase{
+			{query: "/fhir/Patient?name=before", want: nil},
+			{query: "/fhir/Patient?name=after", want: []string{"w1"}},
+			{query: "/fhir/Observation?subject.name=after", want: []string{"wo1"}},
+		})
+		for _, path := range []string{"/fhir/Patient/w1", "/fhir/Observation/wo2"} {
+			if res := srv.Do(t, http.MethodDelete, path, nil); res.Status != http.StatusNoContent {
+				t.Fatalf("DELETE %s: %d", path, res.Status)
+			}
+		}
+		runIDCases(t, srv, []idCase{
+			{query: "/fhir/Patient?name=after", want: nil},
+			{query: "/fhir/Patient", want: []string{"w2"}},
+			{query: "/fhir/Observation?subject.name=after", want: nil},
+			{query: "/fhir/Patient?_has:Observation:subject:code:text=y", want: nil},
+			{query: "/fhir/Patient/w2/Observation", want: nil},
+		})
+		b1 := search(t, srv, "/fhir/Observation?_id=wo1&_include=Observation:subject")
+		if inc := b1.refs("include"); len(inc) != 0 {
+			t.Errorf("a deleted Patient was included: %v", inc)
+		}
+		b2 := search(t, srv, "/fhir/Patient?_id=w2&_revinclude=Observation:subject")
+		if inc := b2.refs("include"); len(inc) != 0 {
+			t.Errorf("a deleted Observation was rev-included: %v", inc)
+		}
+	})
 }
