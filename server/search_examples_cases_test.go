@@ -71,9 +71,10 @@ var exampleCases = []exampleCase{
 	// Inside April 2013: f002–f004 (04-02..04-05), f005 (04-05), unsat
 	// (04-02..04-05); f001's period has no end, so it is not inside.
 	{query: "/fhir/Observation?date=2013-04", want: []string{"f002", "f003", "f004", "f005", "unsat"}},
-	// From 2018: abdo-tender (open period from 2018-04-02), map-sitting,
-	// and the 2018-03-11 infant results.
-	{query: "/fhir/Observation?date=ge2018-01-01", want: []string{"abdo-tender", "bgpanel", "bloodgroup", "map-sitting", "rhstatus", "trachcare"}},
+	// From 2018: map-sitting, the 2018-03-11 infant results, and the two
+	// open periods, which run past 2018-01-01: abdo-tender (from
+	// 2018-04-02) and f001 (from 2013-04-02, no end).
+	{query: "/fhir/Observation?date=ge2018-01-01", want: []string{"abdo-tender", "bgpanel", "bloodgroup", "f001", "map-sitting", "rhstatus", "trachcare"}},
 	// Systolic 107 in blood-pressure and blood-pressure-dar; cancel has no values.
 	{query: "/fhir/Observation?component-code-value-quantity=http://loinc.org%7C8480-6$gt100", want: []string{"blood-pressure", "blood-pressure-dar"}},
 	// Diastolic 60 only in blood-pressure (dar's diastolic is absent).
