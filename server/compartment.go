@@ -18,10 +18,12 @@ import (
 // :target is its type.
 func (s *Server) searchCompartment(c echo.Context) error {
 	owner, id, target := c.Param("type"), c.Param("id"), c.Param("target")
-	if err := checkID(owner, id); err != nil {
-		return err
+	for _, typ := range []string{owner, target} {
+		if err := s.checkType(typ); err != nil {
+			return err
+		}
 	}
-	if err := s.checkType(target); err != nil {
+	if err := checkID(owner, id); err != nil {
 		return err
 	}
 	codes := s.spec.CompartmentParams(owner, target)

@@ -246,6 +246,8 @@ func testCompartmentErrors(t *testing.T, srv *servertest.Server) {
 		{"/fhir/Patient/pat-a/Organization", http.StatusBadRequest}, // not in the Patient compartment
 		{"/fhir/Organization/org-1/Patient", http.StatusBadRequest}, // Organization has no compartment
 		{"/fhir/Patient/pat-a/Foo", http.StatusNotFound},
+		{"/fhir/Foo/x/Observation", http.StatusNotFound},
+		{"/fhir/Patient/a_b/Observation", http.StatusBadRequest}, // not a valid id
 		{"/fhir/Patient/pat-a/Observation?date=2026-13", http.StatusBadRequest},
 	} {
 		res := srv.Do(t, http.MethodGet, tt.path, nil)
