@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
@@ -110,7 +111,7 @@ func (s *Server) includeForward(ctx context.Context, inc search.Include, from []
 			return nil, err
 		}
 		for _, e := range entries {
-			if e.Type != conformance.ParamReference || e.RefType == "" || e.RefID == "" {
+			if e.Type != conformance.ParamReference || e.RefType == "" || e.RefID == "" || !s.local(e.URL) {
 				continue
 			}
 			if inc.Param != nil && e.Param != inc.Param.Code {
@@ -126,6 +127,13 @@ func (s *Server) includeForward(ctx context.Context, inc search.Include, from []
 		return nil, nil
 	}
 	return s.store.ReadCurrent(ctx, refs)
+}
+
+// local reports whether a reference's absolute URL ("" for a relative
+// reference) is under the server's base: one to another server names a
+// resource there, never the local resource with the same type and id.
+func (s *Server) local(url string) bool {
+	return url == "" || strings.HasPrefix(url, s.baseURL+"/")
 }
 
 // includeReverse finds the resources of inc's source type whose reference
