@@ -133,6 +133,9 @@ type hit struct {
 	pos *position
 }
 
+// maxBatch bounds the documents one read of a non-exact search fetches.
+const maxBatch = 1024
+
 // pageFields are the fields a page's resources need.
 var pageFields = []string{"type", "id", "version", "lastUpdated", "deleted", "method", "json"}
 
@@ -152,9 +155,9 @@ func (s *Store) scan(ctx context.Context, types []string, cd cond, ord order, fr
 		proj = append(proj, bson.E{Key: "k", Value: 1}, bson.E{Key: "ix", Value: 1})
 		limit = max(2*want, 16) // some candidates fail the Go check
 	}
-	opts := options.Find().SetSort(ord.sort(backward)).SetProjection(proj).SetLimit(int64(limit))
 	var out []hit
 	for len(out) < want {
+		opts := options.Find().SetSort(ord.sort(backward)).SetProjection(proj).SetLimit(int64(limit))
 		f := where(types, cd)
 		if from != nil {
 			f = append(f, bson.E{Key: "$or", Value: bson.A{ord.beyond(from, backward)}})
@@ -171,6 +174,10 @@ func (s *Store) scan(ctx context.Context, types []string, cd cond, ord order, fr
 		}
 		if len(batch) < limit {
 			break
+		}
+		if !exact {
+			// Many candidates failed: read more at a time, up to a bound.
+			limit = min(2*limit, maxBatch)
 		}
 	}
 	return out[:min(len(out), want)], nil

@@ -486,3 +486,36 @@ func TestSearchBoundsIntermediateResults(t *testing.T) {
 		}
 	}
 }
+
+// Candidates that MongoDB selects but the Go check rejects, many of them
+// in a row, neither shorten pages nor end the paging early.
+func TestSearchPostFilterKeepsPagesFull(t *testing.T) {
+	s := openStore(t, t.TempDir())
+	spec := testSpec(t)
+	var want []string
+	for i := range 40 {
+		id := fmt.Sprintf("o%02d", i)
+		a, b := 150, 90 // 150 >= 99.5 and 90 < 100.5: a candidate for =100
+		if i%13 == 12 {
+			a, want = 100, append(want, id)
+		}
+		write(t, s, spec, "Observation", id, 1, epoch, fmt.Sprintf(`{"resourceType":"Observation","id":%q,"status":"final",
+			"code":{"text":"bp"},"component":[{"code":{"text":"s"},"valueQuantity":{"value":%d}},
+			{"code":{"text":"d"},"valueQuantity":{"value":%d}}]}`, id, a, b))
+	}
+	for _, count := range []int{1, 2, 5} {
+		q := parse(t, "Observation?component-value-quantity=100")
+		if got := searchAll(t, s, q, count); !slices.Equal(got, want) {
+			t.Errorf("count %d: %v, want %v", count, got, want)
+		}
+		if got := searchBackward(t, s, parse(t, "Observation?component-value-quantity=100"), count); !slices.Equal(got, want) {
+			t.Errorf("count %d, backward: %v, want %v", count, got, want)
+		}
+	}
+	q := parse(t, "Observation?component-value-quantity=100&_total=accurate")
+	q.Count = 1
+	page, err := s.Search(context.Background(), q)
+	if err != nil || page.Total != len(want) {
+		t.Errorf("total %d, %v; want %d", page.Total, err, len(want))
+	}
+}
