@@ -40,7 +40,7 @@ func Run(t *testing.T, open func(t *testing.T, dir string) storage.Store) {
 		{"CancelledContext", testCancelledContext},
 		{"Ping", testPing},
 	}
-	for _, tt := range tests {
+	for _, tt := range append(tests, searchTests...) {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, s) })
 	}
 }
