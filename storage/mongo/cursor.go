@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -79,6 +80,12 @@ func (o order) positionOf(d *currentDoc) *position {
 	return p
 }
 
+func (p *position) equal(q *position) bool {
+	return p.Key == q.Key && slices.EqualFunc(p.Vals, q.Vals, func(a, b *string) bool {
+		return a == nil && b == nil || a != nil && b != nil && *a == *b
+	})
+}
+
 // encode renders p as an opaque cursor.
 func (p *position) encode() string {
 	b, _ := json.Marshal(p) // strings and pointers to strings: cannot fail
@@ -113,8 +120,8 @@ func (o order) decode(cursor string) (*position, error) {
 }
 
 // beyond is the filter of the resources after p in the order, or before
-// it when backward.
-func (o order) beyond(p *position, backward bool) bson.D {
+// it when backward; inclusive adds the resource at p.
+func (o order) beyond(p *position, backward, inclusive bool) bson.D {
 	var alts bson.A
 	var same bson.D // the sort keys before the i-th equal p's
 	with := func(e bson.E) bson.D { return append(same[:len(same):len(same)], e) }
@@ -142,6 +149,9 @@ func (o order) beyond(p *position, backward bool) bson.D {
 	idOp := "$gt"
 	if backward {
 		idOp = "$lt"
+	}
+	if inclusive {
+		idOp += "e"
 	}
 	alts = append(alts, with(bson.E{Key: "_id", Value: bson.D{{Key: idOp, Value: p.Key}}}))
 	if len(alts) == 1 {

@@ -30,8 +30,10 @@ func valueCond(param *conformance.SearchParam, mod string, v *search.Value, now 
 		return uriCond(p, mod, v.String), nil
 	case conformance.ParamDate:
 		return dateCond(p, v, now), nil
-	case conformance.ParamNumber, conformance.ParamQuantity:
-		return numberCond(p, v), nil
+	case conformance.ParamNumber:
+		return numberCond(p, "v", v, func(x *storage.IndexEntry) bool { return matchNumber(x.Number, v) }), nil
+	case conformance.ParamQuantity:
+		return quantityCond(p, v, now), nil
 	case conformance.ParamComposite:
 		return compositeCond(param, v, now), nil
 	}
@@ -153,12 +155,10 @@ func dateCond(p string, v *search.Value, now time.Time) cond {
 	}}
 }
 
-// numberCond serves number and quantity parameters: the value on
-// d.<param>.v (exact but for eq and ap, which need two bounds) and a
-// quantity's unit on k (never exact together with the value: they may
-// come from different entries).
-func numberCond(p string, v *search.Value) cond {
-	f := "d." + p + ".v"
+// numberCond compares the values in d.<param>.<field> with v: exact but
+// for eq and ap, which need two bounds of one entry.
+func numberCond(p, field string, v *search.Value, match func(*storage.IndexEntry) bool) entryMatch {
+	f := "d." + p + "." + field
 	var pre bson.D
 	exact := true
 	switch v.Prefix {
@@ -178,15 +178,26 @@ func numberCond(p string, v *search.Value) cond {
 	default:
 		pre, exact = bson.D{{Key: f, Value: bson.D{{Key: "$gte", Value: v.Low}, {Key: "$lt", Value: v.High}}}}, false
 	}
-	if unit := unitKey(p, v); unit != "" {
-		pre, exact = append(pre, bson.E{Key: "k", Value: unit}), false
+	return entryMatch{param: p, pre: pre, preExact: exact, match: match}
+}
+
+// quantityCond: a value in a UCUM unit storage converts compares on the
+// canonical values d.<param>.c with the canonical unit's key; another
+// unit on d.<param>.v with the unit's key; no unit on d.<param>.v alone.
+// A unit and a value together are never exact: they may come from
+// different entries.
+func quantityCond(p string, v *search.Value, now time.Time) cond {
+	match := func(x *storage.IndexEntry) bool { return matchEntry(x, "", v, now) }
+	if cv, canonical, ok := canonicalValue(v); ok {
+		m := numberCond(p, "c", &cv, match)
+		m.pre, m.preExact = append(m.pre, bson.E{Key: "k", Value: key(p, "k", canonical)}), false
+		return m
 	}
-	return entryMatch{param: p, pre: pre, preExact: exact, match: func(x *storage.IndexEntry) bool {
-		if x.Type == conformance.ParamQuantity && !matchUnit(x, v) {
-			return false
-		}
-		return matchNumber(x.Number, v)
-	}}
+	m := numberCond(p, "v", v, match)
+	if unit := unitKey(p, v); unit != "" {
+		m.pre, m.preExact = append(m.pre, bson.E{Key: "k", Value: unit}), false
+	}
+	return m
 }
 
 // unitKey is the k key of a quantity value's unit, "" when it has none.

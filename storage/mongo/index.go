@@ -19,9 +19,10 @@ import (
 //	              every search on token, reference, string and uri
 //	              parameters, :missing, :not, :in and the first filtering of
 //	              composites is an equality, $in or anchored $regex on k.
-//	d   {param: {s: [int64], e: [int64], v: [float64]}}
+//	d   {param: {s: [int64], e: [int64], v: [float64], c: [float64]}}
 //	              range fields of date (s: starts, e: ends, microseconds),
-//	              number and quantity (v: values) parameters.
+//	              number and quantity (v: values; c: UCUM values in their
+//	              canonical unit) parameters.
 //	ix  [entry]   the date, number, quantity and composite entries in full,
 //	              for the checks in Go that d cannot express (see below).
 //	o   {param: {a: string, d: string}}
@@ -46,6 +47,7 @@ import (
 //	param|e|exact              string as written (:exact)
 //	param|q|system|code        quantity unit
 //	param|qc|code              quantity unit code in any system
+//	param|k|unit               canonical UCUM unit of a quantity
 //	param|N|...                composite component N (0-based), with the
 //	                           kinds of the component's type after N
 //
@@ -58,9 +60,10 @@ import (
 // candidates in Go against ix (see cond.go).
 type (
 	rangeDoc struct {
-		Starts []int64   `bson:"s,omitempty"`
-		Ends   []int64   `bson:"e,omitempty"`
-		Values []float64 `bson:"v,omitempty"`
+		Starts    []int64   `bson:"s,omitempty"`
+		Ends      []int64   `bson:"e,omitempty"`
+		Values    []float64 `bson:"v,omitempty"`
+		Canonical []float64 `bson:"c,omitempty"`
 	}
 	sortDoc struct {
 		Asc  string `bson:"a"`
@@ -112,6 +115,9 @@ func (d *currentDoc) setIndex(entries []storage.IndexEntry) error {
 		case conformance.ParamNumber, conformance.ParamQuantity:
 			r := rangeOf(ranges, e.Param)
 			r.Values = append(r.Values, e.Number)
+			if e.CanonicalCode != "" {
+				r.Canonical = append(r.Canonical, e.CanonicalNumber)
+			}
 		}
 		if needsEntry(e.Type) {
 			d.Entries = append(d.Entries, toEntryDoc(e))
@@ -227,6 +233,9 @@ func entryKeys(prefix string, e *storage.IndexEntry, add func(string)) {
 		if e.System != "" || e.Code != "" {
 			add(key(prefix, "q", e.System, e.Code))
 			add(key(prefix, "qc", e.Code))
+		}
+		if e.CanonicalCode != "" {
+			add(key(prefix, "k", e.CanonicalCode))
 		}
 	case conformance.ParamComposite:
 		for i := range e.Components {

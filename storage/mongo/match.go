@@ -37,6 +37,9 @@ func matchEntry(e *storage.IndexEntry, mod string, v *search.Value, now time.Tim
 	case conformance.ParamNumber:
 		return matchNumber(e.Number, v)
 	case conformance.ParamQuantity:
+		if cv, canonical, ok := canonicalValue(v); ok {
+			return e.CanonicalCode == canonical && matchNumber(e.CanonicalNumber, &cv)
+		}
 		return matchUnit(e, v) && matchNumber(e.Number, v)
 	case conformance.ParamComposite:
 		if len(e.Components) != len(v.Components) {
@@ -190,7 +193,8 @@ func approxNumbers(v *search.Value) (lo, hi float64) {
 	return v.Number - d, v.Number + d
 }
 
-// matchUnit: a quantity without a unit matches any; number|system|code
+// matchUnit: a quantity in a UCUM unit that storage converts compares in
+// the canonical unit (see matchEntry); other units: a quantity without a unit matches any; number|system|code
 // the same system and code; number||code the code in any system.
 func matchUnit(e *storage.IndexEntry, v *search.Value) bool {
 	switch {

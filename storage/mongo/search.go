@@ -59,9 +59,20 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (*storage.SearchPag
 	page := &storage.SearchPage{Total: -1}
 	complete := false // the page holds every match
 	if q.Count > 0 {
-		hits, err := s.scan(ctx, q.Types, cd, ord, from, backward, q.Count+1)
+		// Count+1 matches tell whether another page follows; the cursor's
+		// own resource, when it is still where the cursor says, tells that
+		// a page precedes without another read.
+		want := q.Count + 1
+		if from != nil {
+			want++
+		}
+		hits, err := s.scan(ctx, q.Types, cd, ord, from, backward, want)
 		if err != nil {
 			return nil, err
+		}
+		atFrom := from != nil && len(hits) > 0 && hits[0].pos.equal(from)
+		if atFrom {
+			hits = hits[1:]
 		}
 		more := len(hits) > q.Count
 		hits = hits[:min(len(hits), q.Count)]
@@ -72,7 +83,7 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (*storage.SearchPag
 		for _, h := range hits {
 			page.Resources = append(page.Resources, *h.doc.resource())
 		}
-		if err := s.setCursors(ctx, q.Types, cd, ord, page, hits, from, backward, more); err != nil {
+		if err := s.setCursors(ctx, q.Types, cd, ord, page, hits, from, backward, more, atFrom); err != nil {
 			return nil, err
 		}
 	}
@@ -90,24 +101,26 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (*storage.SearchPag
 }
 
 // setCursors sets the page's Next and Prev. more says whether the read
-// found a match beyond the page in its direction.
+// found a match beyond the page in its direction, atFrom whether it found
+// the cursor's resource on the other side.
 func (s *Store) setCursors(ctx context.Context, types []string, cd cond, ord order, page *storage.SearchPage,
-	hits []hit, from *position, backward, more bool) error {
+	hits []hit, from *position, backward, more, atFrom bool) error {
 	first, last := from, from
 	if len(hits) > 0 {
 		first, last = hits[0].pos, hits[len(hits)-1].pos
 	}
-	// The side the read went to is known; the other side needs a look,
+	// The side the read went to is known, and so is the other side when
+	// the cursor's resource is still there; otherwise it needs a look,
 	// except before the start of a first page.
-	ahead, behind := more, false
+	ahead, behind := more, atFrom
 	if backward {
-		ahead, behind = false, more
+		ahead, behind = atFrom, more
 	}
 	var err error
-	if !backward && from != nil {
+	if !backward && from != nil && !atFrom {
 		behind, err = s.exists(ctx, types, cd, ord, first, true)
 	}
-	if backward && last != nil {
+	if backward && !atFrom {
 		ahead, err = s.exists(ctx, types, cd, ord, last, false)
 	}
 	if err != nil {
@@ -122,8 +135,12 @@ func (s *Store) setCursors(ctx context.Context, types []string, cd cond, ord ord
 	return nil
 }
 
+// exists reports whether a match lies beyond from (backward: before it).
 func (s *Store) exists(ctx context.Context, types []string, cd cond, ord order, from *position, backward bool) (bool, error) {
-	hits, err := s.scan(ctx, types, cd, ord, from, backward, 1)
+	hits, err := s.scan(ctx, types, cd, ord, from, backward, 2)
+	if len(hits) > 0 && hits[0].pos.equal(from) {
+		hits = hits[1:]
+	}
 	return len(hits) > 0, err
 }
 
@@ -139,8 +156,9 @@ const maxBatch = 1024
 // pageFields are the fields a page's resources need.
 var pageFields = []string{"type", "id", "version", "lastUpdated", "deleted", "method", "json"}
 
-// scan returns up to want matches of cd in ord, after from (nil: from the
-// start), or before it going backward (then nearest first).
+// scan returns up to want matches of cd in ord from the position from
+// (nil: from the start) on, or back from it going backward (then nearest
+// first). The resource at from itself comes first if it is still there.
 func (s *Store) scan(ctx context.Context, types []string, cd cond, ord order, from *position, backward bool, want int) ([]hit, error) {
 	exact := cd.exact()
 	proj := bson.D{}
@@ -156,11 +174,12 @@ func (s *Store) scan(ctx context.Context, types []string, cd cond, ord order, fr
 		limit = max(2*want, 16) // some candidates fail the Go check
 	}
 	var out []hit
-	for len(out) < want {
+	inclusive := true // only the first read
+	for ; len(out) < want; inclusive = false {
 		opts := options.Find().SetSort(ord.sort(backward)).SetProjection(proj).SetLimit(int64(limit))
 		f := where(types, cd)
 		if from != nil {
-			f = append(f, bson.E{Key: "$or", Value: bson.A{ord.beyond(from, backward)}})
+			f = append(f, bson.E{Key: "$or", Value: bson.A{ord.beyond(from, backward, inclusive)}})
 		}
 		var batch []*currentDoc
 		if err := findAll(ctx, s.resources, f, &batch, opts); err != nil {
