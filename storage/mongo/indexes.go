@@ -22,7 +22,7 @@ import (
 //	                                          scan is bounded to that prefix
 //	string :contains                          {type, k}: scan of the
 //	                                          parameter's "param|n|" keys
-//	date, number, quantity value              {d.$**}: range on d.<p>.s/e/v
+//	date, number, quantity value              {d.$**}: range on d.<p>.s/e/v/c
 //	:missing=true, :not, :not-in              {type, _id}-ordered scan of the
 //	                                          type ($nor cannot use an index)
 //	_has, ReadCurrent                         _id: $in

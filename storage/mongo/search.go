@@ -25,8 +25,10 @@ import (
 // learn whether another page follows. When the cond is not exact in
 // MongoDB, the documents read are checked in Go and the read continues
 // after the last document read until the page is full, so pages stay full
-// and cursors stay exact. Prev and Next each cost one more read of at most
-// one match, to report a neighbouring page only when one exists.
+// and cursors stay exact. The read starts at the cursor's own resource:
+// found there, it proves a page on the other side; gone (deleted or
+// changed), one more read of one match looks, so that Prev and Next are
+// set only when a neighbouring page exists.
 //
 // Total: on the first page, when it holds every match, its size; else
 // CountDocuments when the cond is exact, else a count of the documents
