@@ -92,7 +92,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.extractor = x
+	s.extractor = x.WithBase(s.baseURL)
 	capStmt, err := s.capabilityStatement(cfg.Version)
 	if err != nil {
 		return nil, err

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/medbridge/medbridge/conformance"
@@ -14,6 +15,8 @@ import (
 // spec's SearchParameter expressions. It compiles every expression once;
 // it is immutable and safe for concurrent use.
 type Extractor struct {
+	// base is the server's FHIR base URL (see WithBase).
+	base  string
 	spec  *conformance.Spec
 	model fhirpath.Model
 	plans map[string][]*paramPlan // resource type → its parameters, by code
@@ -36,6 +39,17 @@ type componentPlan struct {
 // is outside the FHIRPath subset fhirpath supports; composite parameters
 // whose component definitions are missing and special parameters are
 // left out.
+// WithBase returns a copy of x that reads absolute references under the
+// server's FHIR base (https://example.org/fhir/Patient/1) as local Type/id
+// ones. Without it, and for every other absolute URL, a reference is indexed
+// by its URL only, so that subject=Patient/1 never matches another server's
+// Patient/1.
+func (x *Extractor) WithBase(base string) *Extractor {
+	c := *x
+	c.base = strings.TrimSuffix(base, "/")
+	return &c
+}
+
 func NewExtractor(spec *conformance.Spec) (*Extractor, error) {
 	model, err := spec.FHIRPathModel()
 	if err != nil {

@@ -219,12 +219,12 @@ func TestExtractValues(t *testing.T) {
 			[]IndexEntry{
 				{Param: "subject", Type: "reference", RefType: "Patient", RefID: "1"},
 				{Param: "patient", Type: "reference", RefType: "Patient", RefID: "1"},
-				{Param: "performer", Type: "reference", URL: "http://other.org/fhir/Practitioner/9", RefType: "Practitioner", RefID: "9"},
+				{Param: "performer", Type: "reference", URL: "http://other.org/fhir/Practitioner/9"}, // another server: a URL, never a local Practitioner/9
 				{Param: "performer", Type: "reference", URL: "urn:uuid:0a1b"},
 				{Param: "performer", Type: "reference", URL: "#c1"},
 				{Param: "performer", Type: "reference", System: "http://npi", Code: "42"},
 				{Param: "performer", Type: "reference", RefType: "Organization", RefID: "o1", System: "http://x", Code: "o"},
-				{Param: "has-member", Type: "reference", URL: "https://x.org/Observation/a/_history/1", RefType: "Observation", RefID: "a"},
+				{Param: "has-member", Type: "reference", URL: "https://x.org/Observation/a/_history/1"},
 				{Param: "focus", Type: "reference", URL: "Unknown/1"},
 			}, nil},
 		{"canonical references", `{'resourceType':'PlanDefinition','status':'draft','library':['http://x.org/Library/l|1.2'],
@@ -484,4 +484,31 @@ func TestExtractConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// TestExtractReferencesUnderBase: an absolute reference under the server's
+// own base is local, one anywhere else is a URL only.
+func TestExtractReferencesUnderBase(t *testing.T) {
+	x := testExtractor(t).WithBase("https://fhir.example/fhir/")
+	entries, err := x.Extract("Observation", []byte(`{"resourceType":"Observation","status":"final","code":{"text":"x"},
+		"subject":{"reference":"https://fhir.example/fhir/Patient/7/_history/2"},
+		"performer":[{"reference":"https://other.example/fhir/Practitioner/9"}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var subject, performer *IndexEntry
+	for i, e := range entries {
+		switch e.Param {
+		case "subject":
+			subject = &entries[i]
+		case "performer":
+			performer = &entries[i]
+		}
+	}
+	if subject == nil || subject.RefType != "Patient" || subject.RefID != "7" {
+		t.Errorf("subject under the base: %+v, want Patient/7", subject)
+	}
+	if performer == nil || performer.RefType != "" || performer.URL != "https://other.example/fhir/Practitioner/9" {
+		t.Errorf("performer on another server: %+v, want its URL only", performer)
+	}
 }

@@ -310,23 +310,22 @@ func (x *Extractor) setReference(e *IndexEntry, ref string) {
 		return
 	}
 	path := ref
+	if abs {
+		// An absolute reference is local only under the server's own base;
+		// one to another server is kept as a URL and never read as Type/id.
+		local, ok := strings.CutPrefix(ref, x.base+"/")
+		if x.base == "" || !ok {
+			return
+		}
+		path = local
+	}
 	if i := strings.Index(path, "/_history/"); i >= 0 {
 		path = path[:i]
 	}
-	slash := strings.LastIndexByte(path, '/')
-	if slash > 0 && slash < len(path)-1 {
-		typ, id := path[:slash], path[slash+1:]
-		if i := strings.LastIndexByte(typ, '/'); i >= 0 {
-			if !abs {
-				typ = "" // "a/Patient/1" is not a relative reference
-			} else {
-				typ = typ[i+1:]
-			}
-		}
-		if x.spec.IsResourceType(typ) && !strings.ContainsAny(id, "?#|") {
-			e.RefType, e.RefID = typ, id
-			return
-		}
+	typ, id, ok := strings.Cut(path, "/")
+	if ok && x.spec.IsResourceType(typ) && id != "" && !strings.ContainsAny(id, "/?#|") {
+		e.RefType, e.RefID = typ, id
+		return
 	}
 	if !abs {
 		e.URL = ref
