@@ -7,11 +7,6 @@ import (
 	"github.com/medbridge/medbridge/server/servertest"
 )
 
-// bugExternalRefs: storage.Extractor.setReference reads every absolute
-// reference by its last two segments, so a reference to another server's
-// Patient/ext-1 is indexed like the local Patient/ext-1.
-const bugExternalRefs = "storage: an absolute reference to another server is indexed as the local Type/id"
-
 // TestSearchExternalReferences: an absolute reference is the local
 // resource only under the server's own base; one to another server never
 // matches a local id, is never included and never satisfies a chain.
@@ -28,12 +23,12 @@ func TestSearchExternalReferences(t *testing.T) {
 			obs("x-own-base", srv.Base+"/Patient/ext-1"),
 		)
 		runIDCases(t, srv, []idCase{
-			{query: "/fhir/Observation?subject=Patient/ext-1", want: []string{"x-relative", "x-own-base"}, bug: bugExternalRefs},
-			{query: "/fhir/Observation?subject=ext-1", want: []string{"x-relative", "x-own-base"}, bug: bugExternalRefs},
-			{query: "/fhir/Observation?subject=" + url.QueryEscape(srv.Base+"/Patient/ext-1"), want: []string{"x-relative", "x-own-base"}, bug: bugExternalRefs},
+			{query: "/fhir/Observation?subject=Patient/ext-1", want: []string{"x-relative", "x-own-base"}},
+			{query: "/fhir/Observation?subject=ext-1", want: []string{"x-relative", "x-own-base"}},
+			{query: "/fhir/Observation?subject=" + url.QueryEscape(srv.Base+"/Patient/ext-1"), want: []string{"x-relative", "x-own-base"}},
 			{query: "/fhir/Observation?subject=" + url.QueryEscape("http://other.example.org/fhir/Patient/ext-1"), want: []string{"x-other"}},
-			{query: "/fhir/Observation?subject.name=local", want: []string{"x-relative", "x-own-base"}, bug: bugExternalRefs},
-			{query: "/fhir/Patient/ext-1/Observation", want: []string{"x-relative", "x-own-base"}, bug: bugExternalRefs},
+			{query: "/fhir/Observation?subject.name=local", want: []string{"x-relative", "x-own-base"}},
+			{query: "/fhir/Patient/ext-1/Observation", want: []string{"x-relative", "x-own-base"}},
 		})
 		for _, tc := range []struct {
 			id       string
@@ -50,7 +45,7 @@ func TestSearchExternalReferences(t *testing.T) {
 		}
 		got := search(t, srv, "/fhir/Patient?_id=ext-1&_revinclude=Observation:subject").refs("include")
 		if want := []string{"Observation/x-relative", "Observation/x-own-base"}; !sameSet(got, want) {
-			t.Errorf("_revinclude of ext-1: %v, want %v [known bug: %s]", got, want, bugExternalRefs)
+			t.Errorf("_revinclude of ext-1: %v, want %v", got, want)
 		}
 	})
 }
