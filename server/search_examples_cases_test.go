@@ -2,7 +2,7 @@ package server_test
 
 // exampleCases are searches over the official R4 examples; each comment
 // says which example files give those ids. The five invalid examples
-// (invalidExamples) are not stored, so Observation/clinical-gender and
+// (servertest.InvalidExamples) are not stored, so Observation/clinical-gender and
 // MedicationRequest/medrx0301 never match.
 var exampleCases = []exampleCase{
 	// --- Patient (22 examples) ---

@@ -67,7 +67,7 @@ func loadExamples(t *testing.T, srv *servertest.Server, types []string) int {
 	n := 0
 	for _, f := range files {
 		name := filepath.Base(f)
-		if _, invalid := invalidExamples[name]; invalid {
+		if _, invalid := servertest.InvalidExamples[name]; invalid {
 			continue
 		}
 		typ, _, _ := strings.Cut(name, "-")

@@ -176,3 +176,14 @@ func (s *Server) Do(t testing.TB, method, path string, body []byte, header ...st
 	}
 	return &Response{Status: res.StatusCode, Header: res.Header, Body: b}
 }
+
+// InvalidExamples are the official R4 examples (file name → the expression the refusal names) that break the R4 rules the
+// validator enforces; the spec's own errata. Each must be refused with a
+// 422 naming the element, like any other invalid resource.
+var InvalidExamples = map[string]string{
+	"DeviceMetric-example.json":        "DeviceMetric.parent",                         // Reference(DeviceDefinition), the element allows Device only
+	"DeviceUseStatement-example.json":  "DeviceUseStatement.reasonReference[0]",       // Reference(Procedure) is not an allowed target
+	"MedicationRequest-medrx0301.json": "MedicationRequest.dispenseRequest.performer", // Reference(Practitioner), Organization only
+	"Observation-clinical-gender.json": "Observation.performer[0]",                    // Reference(Encounter) is not an allowed performer
+	"Questionnaire-qs1.json":           "Questionnaire.item[0].item[0].linkId",        // nested items lack the required linkId
+}
