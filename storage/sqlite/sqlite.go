@@ -37,6 +37,10 @@ type Store struct {
 	requests         chan *writeRequest
 	quit, writerDone chan struct{}
 	stmts            statements
+	index            indexStatements // on the writer
+	wdict            *writerDict     // the writer goroutine's
+	dict             readerDict
+	searches         stmtCache
 	// queries caches prepared history statements by SQL text; there are a
 	// few dozen query shapes at most.
 	queries sync.Map // string → *sql.Stmt
@@ -87,6 +91,14 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		s.writer.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	if err := s.index.prepare(ctx, s.writer); err != nil {
+		s.index.close()
+		s.stmts.close()
+		s.reader.Close()
+		s.writer.Close()
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	s.wdict = newWriterDict()
 	s.requests = make(chan *writeRequest)
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
@@ -137,6 +149,8 @@ func (s *Store) Close() error {
 			errs = append(errs, v.(*sql.Stmt).Close())
 			return true
 		})
+		errs = append(errs, s.searches.close())
+		errs = append(errs, s.index.close())
 		errs = append(errs, s.stmts.close())
 		errs = append(errs, s.reader.Close())
 		// With the readers gone the checkpoint can copy the whole log and

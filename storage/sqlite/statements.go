@@ -31,11 +31,13 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		{&st.insertCurrent, writer, `
 			INSERT INTO resources (type, id, version, last_updated, deleted, method, json)
 			VALUES (?, ?, ?, ?, ?, ?, ?)
-			ON CONFLICT (type, id) DO NOTHING`},
+			ON CONFLICT (type, id) DO NOTHING
+			RETURNING rid`},
 		// The compare-and-swap for an update: the row at the expected version.
 		{&st.updateCurrent, writer, `
 			UPDATE resources SET version = ?, last_updated = ?, deleted = ?, method = ?, json = ?
-			WHERE type = ? AND id = ? AND version = ?`},
+			WHERE type = ? AND id = ? AND version = ?
+			RETURNING rid`},
 		{&st.supersede, writer, `
 			UPDATE history SET superseded_at = ?
 			WHERE type = ? AND id = ? AND version = ? AND superseded_at IS NULL`},

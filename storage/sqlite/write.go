@@ -47,9 +47,11 @@ func validate(w storage.Write) error {
 }
 
 // apply does w's statements in tx: the compare-and-swap on the current row,
-// marking the replaced version superseded, and the new history row. When the
-// compare-and-swap fails it returns ErrVersionConflict having changed nothing.
-func (s *Store) apply(tx *sql.Tx, w storage.Write) error {
+// marking the replaced version superseded, the new history row and the
+// replacement of the resource's index rows by w.Index (by none for a
+// deletion). When the compare-and-swap fails it returns ErrVersionConflict
+// having changed nothing.
+func (s *Store) apply(tx *sql.Tx, itx *indexTx, w storage.Write) error {
 	r := w.Resource
 	var json any = r.JSON
 	if r.Deleted {
@@ -61,19 +63,21 @@ func (s *Store) apply(tx *sql.Tx, w storage.Write) error {
 	// writes included. The writer checks the caller's context before.
 	ctx := context.Background()
 
-	var res sql.Result
+	// Both statements return the row's rid, and no row when the
+	// compare-and-swap fails.
+	var rid int64
 	var err error
 	if w.Expected == 0 {
-		res, err = tx.StmtContext(ctx, s.stmts.insertCurrent).ExecContext(ctx,
-			r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
+		err = tx.StmtContext(ctx, s.stmts.insertCurrent).QueryRowContext(ctx,
+			r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json).Scan(&rid)
 	} else {
-		res, err = tx.StmtContext(ctx, s.stmts.updateCurrent).ExecContext(ctx,
-			r.Version, lastUpdated, r.Deleted, r.Method, json, r.Type, r.ID, w.Expected)
+		err = tx.StmtContext(ctx, s.stmts.updateCurrent).QueryRowContext(ctx,
+			r.Version, lastUpdated, r.Deleted, r.Method, json, r.Type, r.ID, w.Expected).Scan(&rid)
 	}
-	if err := oneRow(res, err); err != nil {
-		if errors.Is(err, errNoRow) {
-			return storage.ErrVersionConflict
-		}
+	if errors.Is(err, sql.ErrNoRows) {
+		return storage.ErrVersionConflict
+	}
+	if err != nil {
 		return fmt.Errorf("current version: %w", err)
 	}
 	if w.Expected > 0 {
@@ -89,6 +93,13 @@ func (s *Store) apply(tx *sql.Tx, w storage.Write) error {
 		r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
+	}
+	var entries []storage.IndexEntry
+	if !r.Deleted {
+		entries = w.Index
+	}
+	if err := itx.replace(rid, r.Type, entries, w.Expected > 0); err != nil {
+		return fmt.Errorf("index: %w", err)
 	}
 	return nil
 }

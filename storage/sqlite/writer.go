@@ -109,9 +109,10 @@ func (s *Store) attempt(batch []*writeRequest, pending []int, errs []error) int 
 		}
 		return -1
 	}
+	itx := s.newIndexTx(tx)
 	written := false
 	for p, i := range pending {
-		errs[i] = s.apply(tx, batch[i].w)
+		errs[i] = s.apply(tx, itx, batch[i].w)
 		switch {
 		case errs[i] == nil:
 			written = true
@@ -119,19 +120,24 @@ func (s *Store) attempt(batch []*writeRequest, pending []int, errs []error) int 
 			// The compare-and-swap failed and changed nothing.
 		default:
 			tx.Rollback()
+			s.wdict.rollback()
 			return p
 		}
 	}
 	if !written {
 		tx.Rollback()
+		s.wdict.rollback()
 		return -1
 	}
 	if err := tx.Commit(); err != nil {
+		s.wdict.rollback()
 		for _, i := range pending {
 			if errs[i] == nil {
 				errs[i] = fmt.Errorf("commit: %w", err)
 			}
 		}
+		return -1
 	}
+	s.wdict.commit()
 	return -1
 }

@@ -1,0 +1,438 @@
+package sqlite
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/medbridge/medbridge/conformance"
+	"github.com/medbridge/medbridge/search"
+	"github.com/medbridge/medbridge/storage"
+)
+
+// A match is a condition on the rows of one index table for the values
+// of one filter (ORed). cond is the whole condition on the row alias x;
+// branches, when set, are conditions the value-first index serves with a
+// range or point lookup, whose union is cond. rank says how selective a
+// lookup by the match is likely to be (see the rank constants).
+type match struct {
+	table    string
+	cond     func(x string) expr
+	branches []func(x string) expr
+	rank     int
+}
+
+// Ranks order the filters of a search by how few rows an index lookup of
+// theirs is likely to return; the best-ranked one drives the query (see
+// compile.go). They are guesses by kind of condition, as SQLite has no
+// statistics to choose by and medbridge does not run ANALYZE.
+const (
+	rankScan      = 5  // every entry of the parameter (:missing=false, :contains, system|)
+	rankOpenRange = 30 // one-sided number, date or quantity ranges
+	rankRange     = 40 // bounded ranges: eq on numbers and dates
+	rankText      = 50 // :text, :below, quantity with unit
+	rankPrefix    = 60 // string starts-with, composite
+	rankIn        = 70 // ValueSet expansions, :above
+	rankValue     = 80 // a code, a URI, an exact string
+	rankCoding    = 85 // system|code, an identifier
+	rankReference = 90 // a reference target
+	rankID        = 100
+)
+
+func (m match) branchList() []func(x string) expr {
+	if m.branches != nil {
+		return m.branches
+	}
+	return []func(x string) expr{m.cond}
+}
+
+func constMatch(table string, rank int, cond func(x string) expr) match {
+	return match{table: table, cond: cond, rank: rank}
+}
+
+// valueMatches compiles the values of a plain filter on param with mod
+// (not, not-in: the values to negate). A value that can match nothing (a
+// system no entry has) adds no match; no matches means no resource matches.
+func (c *compiler) valueMatches(param *conformance.SearchParam, mod string, vs []search.Value) ([]match, error) {
+	switch param.Type {
+	case conformance.ParamToken:
+		rank := 0
+		if param.Code == "_id" {
+			rank = rankID
+		}
+		return c.tokenMatches("idx_token", mod, vs, rank)
+	case conformance.ParamReference:
+		if mod == "identifier" {
+			return c.tokenMatches("idx_token", "", vs, rankCoding)
+		}
+		return referenceMatches(vs), nil
+	case conformance.ParamString:
+		return stringMatches(mod, vs), nil
+	case conformance.ParamURI:
+		return uriMatches(mod, vs), nil
+	case conformance.ParamDate:
+		var ms []match
+		for _, v := range vs {
+			cond, branches, rank := dateCond("lo", "hi", v, c.now)
+			ms = append(ms, rowMatch("idx_date", cond, branches, rank))
+		}
+		return ms, nil
+	case conformance.ParamNumber:
+		var ms []match
+		for _, v := range vs {
+			cond, branches, rank := numberCond("num", v.Prefix, v.Number, v.Low, v.High)
+			ms = append(ms, rowMatch("idx_number", cond, branches, rank))
+		}
+		return ms, nil
+	case conformance.ParamQuantity:
+		var ms []match
+		for _, v := range vs {
+			cond, branches, rank, ok, err := c.quantityCond(quantityColumns, v)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				ms = append(ms, rowMatch("idx_quantity", cond, branches, rank))
+			}
+		}
+		return ms, nil
+	case conformance.ParamComposite:
+		return c.compositeMatches(param, vs)
+	}
+	return nil, fmt.Errorf("%s parameters are not searchable", param.Type)
+}
+
+// A rowCond is a condition on the columns of an index row; its column
+// names are prefixed with the row's alias when the match is used.
+type rowCond func(col func(string) string) expr
+
+// rowMatch turns rowConds into a match on table.
+func rowMatch(table string, cond rowCond, branches []rowCond, rank int) match {
+	m := match{table: table, rank: rank, cond: func(x string) expr { return cond(column(x)) }}
+	for _, b := range branches {
+		m.branches = append(m.branches, func(x string) expr { return b(column(x)) })
+	}
+	return m
+}
+
+func column(x string) func(string) string {
+	return func(name string) string { return x + "." + name }
+}
+
+// tokenMatches: code (any system), |code, system|code and system| on the
+// code and sys columns; :text, :of-type, :in and :not-in.
+func (c *compiler) tokenMatches(table, mod string, vs []search.Value, rank int) ([]match, error) {
+	switch mod {
+	case "text":
+		var ms []match
+		for _, v := range vs {
+			q := storage.NormalizeString(v.String)
+			ms = append(ms, constMatch("idx_token_text", rankText, func(x string) expr { return hasPrefix(x+".text", q) }))
+		}
+		return ms, nil
+	case "of-type":
+		var ms []match
+		for _, v := range vs {
+			tsys, ok, err := c.term(derefOr(v.System, ""))
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				ms = append(ms, constMatch("idx_token_type", rankCoding, func(x string) expr {
+					return cat(x, ".value = ", arg(v.Value), " AND ", x, ".tcode = ", arg(v.Code), " AND ", x, ".tsys = ", arg(tsys))
+				}))
+			}
+		}
+		return ms, nil
+	case "in", "not-in":
+		var pairs []codePair
+		for _, v := range vs {
+			codes, err := search.ExpandValueSet(v.URL)
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: %w", err)
+			}
+			// A code without a system (a code element's, whose system
+			// the binding implies) is in the ValueSet when its code is.
+			for _, cd := range codes {
+				pairs = append(pairs, codePair{cd.Code, 0})
+				if sys, ok, err := c.term(cd.System); err != nil {
+					return nil, err
+				} else if ok && sys != 0 {
+					pairs = append(pairs, codePair{cd.Code, sys})
+				}
+			}
+		}
+		return pairMatches(table, dedupePairs(pairs), rankIn), nil
+	}
+	var codes []string
+	var pairs []codePair
+	var systems []int64
+	for _, v := range vs {
+		if v.System == nil {
+			codes = append(codes, v.Code)
+			continue
+		}
+		sys, ok, err := c.term(*v.System)
+		switch {
+		case err != nil:
+			return nil, err
+		case !ok:
+			continue // no entry has this system
+		case v.Code == "":
+			systems = append(systems, sys)
+		default:
+			pairs = append(pairs, codePair{v.Code, sys})
+		}
+	}
+	var ms []match
+	if len(codes) > 0 {
+		ms = append(ms, constMatch(table, max(rank, rankValue), func(x string) expr { return in(x+".code", codes) }))
+	}
+	ms = append(ms, pairMatches(table, pairs, max(rank, rankCoding))...)
+	if len(systems) > 0 {
+		// The code comes first in the index: a scan of the parameter.
+		ms = append(ms, constMatch(table, rankScan, func(x string) expr { return in(x+".sys", systems) }))
+	}
+	return ms, nil
+}
+
+type codePair struct {
+	code string
+	sys  int64
+}
+
+// maxPairs bounds the (code, sys) pairs of one IN list, whose arguments
+// count towards SQLite's limit on a statement's.
+const maxPairs = 2000
+
+func pairMatches(table string, pairs []codePair, rank int) []match {
+	var ms []match
+	for len(pairs) > 0 {
+		chunk := pairs[:min(len(pairs), maxPairs)]
+		pairs = pairs[len(chunk):]
+		ms = append(ms, constMatch(table, rank, func(x string) expr {
+			if len(chunk) == 1 {
+				return cat(x, ".code = ", arg(chunk[0].code), " AND ", x, ".sys = ", arg(chunk[0].sys))
+			}
+			rows := make([]expr, len(chunk))
+			for i, p := range chunk {
+				rows[i] = cat("(", arg(p.code), ", ", arg(p.sys), ")")
+			}
+			return cat("(", x, ".code, ", x, ".sys) IN (VALUES ", join(", ", rows), ")")
+		}))
+	}
+	return ms
+}
+
+func dedupePairs(pairs []codePair) []codePair {
+	seen := make(map[codePair]bool, len(pairs))
+	out := pairs[:0]
+	for _, p := range pairs {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// referenceMatches: Type/id and id on idx_reference, absolute and
+// canonical URLs (with their version) on idx_uri.
+func referenceMatches(vs []search.Value) []match {
+	var ids, urls []string
+	var targets [][2]string
+	for _, v := range vs {
+		switch {
+		case v.URL != "" && v.Version != "":
+			urls = append(urls, v.URL+"|"+v.Version)
+		case v.URL != "":
+			urls = append(urls, v.URL)
+		case v.RefType != "":
+			targets = append(targets, [2]string{v.RefID, v.RefType})
+		default:
+			ids = append(ids, v.RefID)
+		}
+	}
+	var ms []match
+	if len(ids) > 0 {
+		ms = append(ms, constMatch("idx_reference", rankReference, func(x string) expr { return in(x+".ref_id", ids) }))
+	}
+	if len(targets) > 0 {
+		ms = append(ms, constMatch("idx_reference", rankReference, func(x string) expr {
+			if len(targets) == 1 {
+				return cat(x, ".ref_id = ", arg(targets[0][0]), " AND ", x, ".ref_type = ", arg(targets[0][1]))
+			}
+			rows := make([]expr, len(targets))
+			for i, t := range targets {
+				rows[i] = cat("(", arg(t[0]), ", ", arg(t[1]), ")")
+			}
+			return cat("(", x, ".ref_id, ", x, ".ref_type) IN (VALUES ", join(", ", rows), ")")
+		}))
+	}
+	if len(urls) > 0 {
+		ms = append(ms, constMatch("idx_uri", rankCoding, func(x string) expr { return in(x+".uri", urls) }))
+	}
+	return ms
+}
+
+// stringMatches: starts-with on the normalized text (default), equality
+// of the text as written (:exact), substring of the normalized text
+// (:contains).
+func stringMatches(mod string, vs []search.Value) []match {
+	var ms []match
+	for _, v := range vs {
+		q := storage.NormalizeString(v.String)
+		switch {
+		case mod == "exact":
+			exact := v.String
+			if exact == q {
+				exact = "" // as stored: '' when the text is its normal form
+			}
+			ms = append(ms, constMatch("idx_string", rankValue, func(x string) expr {
+				return cat(x, ".norm = ", arg(q), " AND ", x, ".exact = ", arg(exact))
+			}))
+		case q == "":
+			ms = append(ms, constMatch("idx_string", rankScan, func(string) expr { return always }))
+		case mod == "contains":
+			ms = append(ms, constMatch("idx_string", rankScan, func(x string) expr {
+				return cat("instr(", x, ".norm, ", arg(q), ") > 0")
+			}))
+		default:
+			ms = append(ms, constMatch("idx_string", rankPrefix, func(x string) expr { return hasPrefix(x+".norm", q) }))
+		}
+	}
+	return ms
+}
+
+// uriMatches: equality, :below (the value is the URI or a path prefix of
+// it) and :above (the URI is the value or a path prefix of it).
+func uriMatches(mod string, vs []search.Value) []match {
+	var equal []string
+	var ms []match
+	for _, v := range vs {
+		s := v.String
+		switch mod {
+		case "below":
+			if strings.HasSuffix(s, "/") {
+				ms = append(ms, constMatch("idx_uri", rankText, func(x string) expr { return hasPrefix(x+".uri", s) }))
+				continue
+			}
+			is := func(x string) expr { return cat(x, ".uri = ", arg(s)) }
+			under := func(x string) expr { return hasPrefix(x+".uri", s+"/") }
+			ms = append(ms, match{table: "idx_uri", rank: rankText,
+				cond:     func(x string) expr { return or(is(x), under(x)) },
+				branches: []func(string) expr{is, under}})
+		case "above":
+			prefixes := []string{s}
+			for i := 1; i < len(s); i++ {
+				if s[i] == '/' {
+					prefixes = append(prefixes, s[:i], s[:i+1])
+				}
+			}
+			ms = append(ms, constMatch("idx_uri", rankIn, func(x string) expr { return in(x+".uri", prefixes) }))
+		default:
+			equal = append(equal, s)
+		}
+	}
+	if len(equal) > 0 {
+		ms = append(ms, constMatch("idx_uri", rankValue, func(x string) expr { return in(x+".uri", equal) }))
+	}
+	return ms
+}
+
+// dateCond compares an entry's range [lo, hi) with the search value's
+// range [qs, qe), as R4 defines the prefixes (the same reading as the
+// Mongo store's matchDate):
+//
+//	eq  [qs, qe) contains the range     lo >= qs AND hi <= qe
+//	ne  it does not                     lo < qs OR hi > qe
+//	gt  the range reaches past qe       hi > qe
+//	lt  it begins before qs             lo < qs
+//	ge  gt or eq                        lo >= qs OR hi > qe
+//	le  lt or eq                        lo < qs OR hi <= qe
+//	sa  it begins at or after qe        lo >= qe
+//	eb  it ends by qs                   hi <= qs
+//	ap  it overlaps [qs, qe) widened by a tenth of the time to now
+//
+// eq also requires lo < qe, which only a range ending before it begins
+// could fail, so that the lookup is bounded.
+func dateCond(loCol, hiCol string, v search.Value, now time.Time) (rowCond, []rowCond, int) {
+	qs, qe := v.Date.Start.UnixMicro(), v.Date.End.UnixMicro()
+	cmp := func(col, op string, bound int64) rowCond {
+		return func(c func(string) string) expr { return cat(c(col), " ", op, " ", arg(bound)) }
+	}
+	both := func(a, b rowCond) rowCond {
+		return func(c func(string) string) expr { return and(a(c), b(c)) }
+	}
+	either := func(a, b rowCond) (rowCond, []rowCond) {
+		return func(c func(string) string) expr { return or(a(c), b(c)) }, []rowCond{a, b}
+	}
+	switch v.Prefix {
+	case search.Ne:
+		cond, branches := either(cmp(loCol, "<", qs), cmp(hiCol, ">", qe))
+		return cond, branches, rankScan
+	case search.Gt:
+		return cmp(hiCol, ">", qe), nil, rankOpenRange
+	case search.Lt:
+		return cmp(loCol, "<", qs), nil, rankOpenRange
+	case search.Ge:
+		cond, branches := either(cmp(loCol, ">=", qs), cmp(hiCol, ">", qe))
+		return cond, branches, rankOpenRange
+	case search.Le:
+		cond, branches := either(cmp(loCol, "<", qs), cmp(hiCol, "<=", qe))
+		return cond, branches, rankOpenRange
+	case search.Sa:
+		return cmp(loCol, ">=", qe), nil, rankOpenRange
+	case search.Eb:
+		return cmp(hiCol, "<=", qs), nil, rankOpenRange
+	case search.Ap:
+		n := now.UnixMicro()
+		lo, hi := qs-abs(n-qs)/10, qe+abs(n-qe)/10
+		return both(cmp(loCol, "<", hi), cmp(hiCol, ">", lo)), nil, rankOpenRange
+	}
+	return both(both(cmp(loCol, ">=", qs), cmp(loCol, "<", qe)), cmp(hiCol, "<=", qe)), nil, rankRange
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}
+
+// numberCond compares the value in col with a search number n of the
+// precision range [low, high): eq and ne against the range, gt, lt, ge
+// and le (sa and eb as gt and lt) against n itself, ap within a tenth of n.
+func numberCond(col string, p search.Prefix, n, low, high float64) (rowCond, []rowCond, int) {
+	cmp := func(op string, bound float64) rowCond {
+		return func(c func(string) string) expr { return cat(c(col), " ", op, " ", arg(bound)) }
+	}
+	between := func(a, b rowCond) rowCond {
+		return func(c func(string) string) expr { return and(a(c), b(c)) }
+	}
+	switch p {
+	case search.Ne:
+		a, b := cmp("<", low), cmp(">=", high)
+		return func(c func(string) string) expr { return or(a(c), b(c)) }, []rowCond{a, b}, rankScan
+	case search.Gt, search.Sa:
+		return cmp(">", n), nil, rankOpenRange
+	case search.Lt, search.Eb:
+		return cmp("<", n), nil, rankOpenRange
+	case search.Ge:
+		return cmp(">=", n), nil, rankOpenRange
+	case search.Le:
+		return cmp("<=", n), nil, rankOpenRange
+	case search.Ap:
+		d := math.Abs(n) / 10
+		return between(cmp(">=", n-d), cmp("<=", n+d)), nil, rankRange
+	}
+	return between(cmp(">=", low), cmp("<", high)), nil, rankRange
+}
+
+func derefOr(p *string, def string) string {
+	if p == nil {
+		return def
+	}
+	return *p
+}
