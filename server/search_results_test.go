@@ -121,6 +121,22 @@ func testPagingLinks(t *testing.T, srv *servertest.Server) {
 	if want := []string{"obs-8", "obs-1", "obs-2"}; !slices.Equal(got, want) {
 		t.Errorf("paged sorted search gives %v, want %v", got, want)
 	}
+	// A system search pages across types: 4 Patients and 8 Observations.
+	var sys []string
+	for b := search(t, srv, "/fhir?_type=Patient,Observation&_count=5"); ; {
+		sys = append(sys, b.refs("match")...)
+		next := b.link("next")
+		if next == "" || len(sys) > 12 {
+			break
+		}
+		if !strings.Contains(next, "/fhir?") || !strings.Contains(next, "_type=Patient%2CObservation") {
+			t.Errorf("system search next link %q", next)
+		}
+		b = search(t, srv, relative(t, srv, next))
+	}
+	if len(sys) != 12 || len(slices.Compact(sorted(sys))) != 12 {
+		t.Errorf("system search pages: %v", sys)
+	}
 	// A page token the server never made is a 400.
 	res := srv.Do(t, http.MethodGet, "/fhir/Observation?_page_token=bogus", nil)
 	if res.Status != http.StatusBadRequest {
