@@ -75,6 +75,9 @@ type part struct {
 	driver func() ([]expr, error)
 	rank   int
 	never  bool
+	// probe says the driver is a plain index lookup, cheap to probe
+	// (see where); chains and _has materialize inner searches first.
+	probe bool
 }
 
 var neverPart = part{cond: never, never: true}
@@ -148,7 +151,7 @@ func (c *compiler) plain(pids []int64, r row, ms []match) part {
 		exists = append(exists, cat("EXISTS (SELECT 1 FROM ", t, " ", x, " WHERE ", x, ".rid = ", r.rid,
 			" AND ", in(x+".pid", pids), " AND ", or(conds...), ")"))
 	}
-	return part{cond: or(exists...), rank: rank, driver: func() ([]expr, error) {
+	return part{cond: or(exists...), rank: rank, probe: true, driver: func() ([]expr, error) {
 		var selects []expr
 		for _, m := range ms {
 			for _, b := range m.branchList() {
@@ -191,7 +194,7 @@ func (c *compiler) missing(pids []int64, r row, typ string, missing bool) part {
 	if missing {
 		return part{cond: cat("NOT ", or(exists...))}
 	}
-	return part{cond: or(exists...), rank: rankScan, driver: func() ([]expr, error) {
+	return part{cond: or(exists...), rank: rankScan, probe: true, driver: func() ([]expr, error) {
 		var selects []expr
 		for _, t := range valueTables[typ] {
 			x := c.alias("x")
@@ -218,14 +221,16 @@ func (c *compiler) or(types []string, r row, alternatives []search.Filter, depth
 	}
 	conds := make([]expr, len(parts))
 	rank := rankID
+	probe := true
 	for i, p := range parts {
 		conds[i] = p.cond
 		rank = min(rank, p.rank)
+		probe = probe && p.probe
 	}
 	if rank == 0 {
 		return part{cond: or(conds...)}, nil
 	}
-	return part{cond: or(conds...), rank: rank, driver: func() ([]expr, error) {
+	return part{cond: or(conds...), rank: rank, probe: probe, driver: func() ([]expr, error) {
 		var selects []expr
 		for _, p := range parts {
 			s, err := p.driver()
@@ -360,6 +365,10 @@ func (c *compiler) where(types []string, a string, filters []search.Filter, dept
 		}
 		parts = append(parts, p)
 	}
+	best, err := c.probeDrivers(parts, best)
+	if err != nil {
+		return whereClause{}, err
+	}
 	var conds []expr
 	w := whereClause{}
 	typeCol := a + ".type"
@@ -383,4 +392,61 @@ func (c *compiler) where(types []string, a string, filters []search.Filter, dept
 	}
 	w.cond = and(conds...)
 	return w, nil
+}
+
+// probeCap bounds the index entries a probe reads.
+const probeCap = 256
+
+// probeDrivers refines the choice of driver among parts (best by rank)
+// when several plain lookups compete: it counts the rows of each lookup,
+// up to probeCap, and picks the smallest if it stays under the cap. A
+// driver with fewer rows than the cap is cheap whatever the others would
+// have been; when every lookup reaches the cap, the ranks decide. This
+// catches what ranks cannot know, such as date=gt<yesterday> matching
+// almost nothing while code=<a common code> matches a tenth of the data.
+func (c *compiler) probeDrivers(parts []part, best int) (int, error) {
+	probed := 0
+	for _, p := range parts {
+		if p.rank > 0 && p.probe {
+			probed++
+		}
+	}
+	if probed < 2 {
+		return best, nil
+	}
+	fewest, choice := probeCap, best
+	for i, p := range parts {
+		if p.rank == 0 || !p.probe {
+			continue
+		}
+		selects, err := p.driver()
+		if err != nil {
+			return 0, err
+		}
+		n, err := c.count(cat("SELECT count(*) FROM (SELECT 1 FROM (", join(" UNION ALL ", selects),
+			") LIMIT ", arg(probeCap), ")"))
+		if err != nil {
+			return 0, err
+		}
+		if n < fewest {
+			fewest, choice = n, i
+		}
+	}
+	return choice, nil
+}
+
+// count runs a query that returns one number.
+func (c *compiler) count(q expr) (int, error) {
+	rows, err := c.s.searches.query(c.ctx, c.s.reader, q)
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: search: %w", err)
+	}
+	defer rows.Close()
+	n := 0
+	if rows.Next() {
+		if err := rows.Scan(&n); err != nil {
+			return 0, fmt.Errorf("sqlite: search: %w", err)
+		}
+	}
+	return n, rows.Err()
 }

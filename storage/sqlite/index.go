@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/storage"
@@ -237,7 +238,11 @@ func (t *indexTx) quantity(e *storage.IndexEntry) (quantityRow, error) {
 //	date       n start, m end
 //	number     n the number
 //	quantity   t unit, n value, s system id, m number and u code as
-//	           written (u '' when it is the unit), as in idx_quantity
+//	           written (m NULL when it is the value, u '' when it is
+//	           the unit), as in idx_quantity
+//
+// The columns have no type, so integral numbers are stored as integers,
+// which SQLite keeps in fewer bytes and compares with REALs by value.
 func (t *indexTx) compositeSlots(c *storage.IndexEntry) ([5]any, error) {
 	var slots [5]any
 	switch c.Type {
@@ -260,15 +265,27 @@ func (t *indexTx) compositeSlots(c *storage.IndexEntry) ([5]any, error) {
 	case conformance.ParamDate:
 		slots[2], slots[3] = c.Start, c.End
 	case conformance.ParamNumber:
-		slots[2] = c.Number
+		slots[2] = compactNumber(c.Number)
 	case conformance.ParamQuantity:
 		q, err := t.quantity(c)
 		if err != nil {
 			return slots, err
 		}
-		slots = [5]any{q.unit, q.sys, q.value, q.num, q.code}
+		slots = [5]any{q.unit, q.sys, compactNumber(q.value), nil, q.code}
+		if q.num != q.value {
+			slots[3] = compactNumber(q.num)
+		}
 	default:
 		return slots, fmt.Errorf("a composite component of type %s", c.Type)
 	}
 	return slots, nil
+}
+
+// compactNumber is f as an int64 when it is integral and in range, so
+// that a column without type affinity stores it in fewer bytes.
+func compactNumber(f float64) any {
+	if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int64(f)
+	}
+	return f
 }

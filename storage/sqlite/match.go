@@ -116,8 +116,15 @@ func rowMatch(table string, cond rowCond, branches []rowCond, rank int) match {
 	return m
 }
 
+// column qualifies column names with the alias x; a name with "$" is an
+// expression whose "$" stands for x.
 func column(x string) func(string) string {
-	return func(name string) string { return x + "." + name }
+	return func(name string) string {
+		if strings.Contains(name, "$") {
+			return strings.ReplaceAll(name, "$", x)
+		}
+		return x + "." + name
+	}
 }
 
 // tokenMatches: code (any system), |code, system|code and system| on the

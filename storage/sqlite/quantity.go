@@ -163,7 +163,7 @@ func (c *compiler) componentCond(typ string, slot func(string) string, v search.
 		cond, _, _ := numberCond(slot("n"), v.Prefix, v.Number, v.Low, v.High)
 		return cond, true, nil
 	case conformance.ParamQuantity:
-		cols := quantityCols{unit: t, value: slot("n"), sys: s, num: slot("m"), code: slot("u")}
+		cols := quantityCols{unit: t, value: slot("n"), sys: s, num: "coalesce($." + slot("m") + ", $." + slot("n") + ")", code: slot("u")}
 		cond, _, _, ok, err := c.quantityCond(cols, v)
 		return cond, ok, err
 	}

@@ -116,6 +116,10 @@ func dsn(path string, readOnly bool) string {
 	if readOnly {
 		q.Add("_pragma", "query_only(1)")
 	} else {
+		// Every write updates a dozen search index b-trees, at places
+		// spread over them; a page cache larger than the default 2 MiB
+		// keeps their inner pages and hot leaves in memory.
+		q.Add("_pragma", "cache_size(-65536)")
 		q.Add("_pragma", "journal_mode(WAL)")
 		q.Add("_pragma", "synchronous(FULL)")
 		// A deferred transaction that reads and then writes can fail with
