@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 )
@@ -99,15 +100,54 @@ func or(es ...expr) expr {
 }
 
 // in is "col = ?" for one value and "col IN (?, ...)" for more; never for
-// none.
-func in[T any](col string, vs []T) expr {
-	switch len(vs) {
-	case 0:
+// none. Long lists are one JSON array argument (see jsonList).
+func in[T string | int64](col string, vs []T) expr {
+	switch {
+	case len(vs) == 0:
 		return never
-	case 1:
+	case len(vs) == 1:
 		return cat(col, " = ", arg(vs[0]))
+	case len(vs) > maxListArgs:
+		return cat(col, " IN (SELECT value FROM json_each(", jsonList(vs), "))")
 	}
 	return cat(col, " IN (", args(vs), ")")
+}
+
+// inPairs is "(col1, col2) IN" the pairs. Long lists are one JSON array
+// of [first, second] arrays.
+func inPairs[A, B string | int64](col1, col2 string, firsts []A, seconds []B) expr {
+	switch {
+	case len(firsts) == 0:
+		return never
+	case len(firsts) == 1:
+		return cat(col1, " = ", arg(firsts[0]), " AND ", col2, " = ", arg(seconds[0]))
+	case len(firsts) > maxListArgs/2:
+		pairs := make([][2]any, len(firsts))
+		for i := range firsts {
+			pairs[i] = [2]any{firsts[i], seconds[i]}
+		}
+		return cat("(", col1, ", ", col2, ") IN (SELECT value ->> 0, value ->> 1 FROM json_each(", jsonList(pairs), "))")
+	}
+	rows := make([]expr, len(firsts))
+	for i := range firsts {
+		rows[i] = cat("(", arg(firsts[i]), ", ", arg(seconds[i]), ")")
+	}
+	return cat("(", col1, ", ", col2, ") IN (VALUES ", join(", ", rows), ")")
+}
+
+// maxListArgs bounds the arguments of one IN list. Longer lists (a
+// _revinclude of a page of 1000, a large ValueSet) are passed as a single
+// JSON array, so that no statement reaches SQLite's limit on arguments
+// however many values and parameters a search has.
+const maxListArgs = 64
+
+// jsonList is vs as one JSON array argument.
+func jsonList[T any](vs []T) expr {
+	b, err := json.Marshal(vs)
+	if err != nil {
+		panic(fmt.Sprintf("sqlite: JSON of %T: %v", vs, err)) // strings and integers only
+	}
+	return arg(string(b))
 }
 
 // prefixEnd is the smallest string greater than every string that starts

@@ -209,27 +209,16 @@ type codePair struct {
 	sys  int64
 }
 
-// maxPairs bounds the (code, sys) pairs of one IN list, whose arguments
-// count towards SQLite's limit on a statement's.
-const maxPairs = 2000
-
 func pairMatches(table string, pairs []codePair, rank int) []match {
-	var ms []match
-	for len(pairs) > 0 {
-		chunk := pairs[:min(len(pairs), maxPairs)]
-		pairs = pairs[len(chunk):]
-		ms = append(ms, constMatch(table, rank, func(x string) expr {
-			if len(chunk) == 1 {
-				return cat(x, ".code = ", arg(chunk[0].code), " AND ", x, ".sys = ", arg(chunk[0].sys))
-			}
-			rows := make([]expr, len(chunk))
-			for i, p := range chunk {
-				rows[i] = cat("(", arg(p.code), ", ", arg(p.sys), ")")
-			}
-			return cat("(", x, ".code, ", x, ".sys) IN (VALUES ", join(", ", rows), ")")
-		}))
+	if len(pairs) == 0 {
+		return nil
 	}
-	return ms
+	codes := make([]string, len(pairs))
+	systems := make([]int64, len(pairs))
+	for i, p := range pairs {
+		codes[i], systems[i] = p.code, p.sys
+	}
+	return []match{constMatch(table, rank, func(x string) expr { return inPairs(x+".code", x+".sys", codes, systems) })}
 }
 
 func dedupePairs(pairs []codePair) []codePair {
@@ -247,8 +236,7 @@ func dedupePairs(pairs []codePair) []codePair {
 // referenceMatches: Type/id and id on idx_reference, absolute and
 // canonical URLs (with their version) on idx_uri.
 func referenceMatches(vs []search.Value) []match {
-	var ids, urls []string
-	var targets [][2]string
+	var ids, urls, targetIDs, targetTypes []string
 	for _, v := range vs {
 		switch {
 		case v.URL != "" && v.Version != "":
@@ -256,7 +244,7 @@ func referenceMatches(vs []search.Value) []match {
 		case v.URL != "":
 			urls = append(urls, v.URL)
 		case v.RefType != "":
-			targets = append(targets, [2]string{v.RefID, v.RefType})
+			targetIDs, targetTypes = append(targetIDs, v.RefID), append(targetTypes, v.RefType)
 		default:
 			ids = append(ids, v.RefID)
 		}
@@ -265,16 +253,9 @@ func referenceMatches(vs []search.Value) []match {
 	if len(ids) > 0 {
 		ms = append(ms, constMatch("idx_reference", rankReference, func(x string) expr { return in(x+".ref_id", ids) }))
 	}
-	if len(targets) > 0 {
+	if len(targetIDs) > 0 {
 		ms = append(ms, constMatch("idx_reference", rankReference, func(x string) expr {
-			if len(targets) == 1 {
-				return cat(x, ".ref_id = ", arg(targets[0][0]), " AND ", x, ".ref_type = ", arg(targets[0][1]))
-			}
-			rows := make([]expr, len(targets))
-			for i, t := range targets {
-				rows[i] = cat("(", arg(t[0]), ", ", arg(t[1]), ")")
-			}
-			return cat("(", x, ".ref_id, ", x, ".ref_type) IN (VALUES ", join(", ", rows), ")")
+			return inPairs(x+".ref_id", x+".ref_type", targetIDs, targetTypes)
 		}))
 	}
 	if len(urls) > 0 {

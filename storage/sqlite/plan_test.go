@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -166,28 +167,54 @@ func TestQueryPlans(t *testing.T) {
 		})
 	}
 	// _revinclude=Observation:* of a page of patients: every reference
-	// parameter of Observation, ORed.
-	t.Run("revinclude", func(t *testing.T) {
-		params, err := spec.SearchParams("Observation")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var values []search.Value
-		for i := range 20 {
-			values = append(values, search.Value{RefType: "Patient", RefID: genPatientID(i)})
-		}
-		var f search.Filter
-		for _, code := range spec.SearchParamCodes("Observation") {
-			if p := params[code]; p.Type == conformance.ParamReference {
-				f.Or = append(f.Or, search.Filter{Param: p, Values: values})
+	// parameter of Observation, ORed; a page of 1000 passes its values as
+	// JSON.
+	for _, n := range []int{20, 1000} {
+		t.Run(fmt.Sprintf("revinclude of %d", n), func(t *testing.T) {
+			params, err := spec.SearchParams("Observation")
+			if err != nil {
+				t.Fatal(err)
 			}
-		}
-		traced = traced[:0]
-		if _, err := s.Search(ctx, &search.Query{Types: []string{"Observation"}, Filters: []search.Filter{f}, Count: 1000, Total: "none"}); err != nil {
-			t.Fatal(err)
-		}
-		for _, stmt := range traced {
-			explain(t, stmt)
+			var values []search.Value
+			for i := range n {
+				values = append(values, search.Value{RefType: "Patient", RefID: genPatientID(i)})
+			}
+			var f search.Filter
+			for _, code := range spec.SearchParamCodes("Observation") {
+				if p := params[code]; p.Type == conformance.ParamReference {
+					f.Or = append(f.Or, search.Filter{Param: p, Values: values})
+				}
+			}
+			traced = traced[:0]
+			page, err := s.Search(ctx, &search.Query{Types: []string{"Observation"}, Filters: []search.Filter{f}, Count: 1000, Total: "none"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(page.Resources) != 30 {
+				t.Errorf("%d resources, want the 30 observations", len(page.Resources))
+			}
+			for _, stmt := range traced {
+				explain(t, stmt)
+			}
+		})
+	}
+	t.Run("ReadCurrent", func(t *testing.T) {
+		for _, n := range []int{3, 700} {
+			var refs []storage.Ref
+			for i := range n {
+				refs = append(refs, storage.Ref{Type: "Patient", ID: genPatientID(i)})
+			}
+			traced = traced[:0]
+			got, err := s.ReadCurrent(ctx, refs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != min(n, 6) {
+				t.Errorf("ReadCurrent of %d patients: %d, want %d", n, len(got), min(n, 6))
+			}
+			for _, stmt := range traced {
+				explain(t, stmt)
+			}
 		}
 	})
 }

@@ -392,12 +392,12 @@ func (s *Store) ReadCurrent(ctx context.Context, refs []storage.Ref) ([]fhir.Res
 	}
 	var out []fhir.Resource
 	for chunk := range slices.Chunk(keys, readChunk) {
-		pairs := make([]expr, len(chunk))
+		types, ids := make([]string, len(chunk)), make([]string, len(chunk))
 		for i, r := range chunk {
-			pairs[i] = cat("(", arg(r.Type), ", ", arg(r.ID), ")")
+			types[i], ids[i] = r.Type, r.ID
 		}
 		query := cat("SELECT type, id, version, last_updated, method, json FROM resources",
-			" WHERE (type, id) IN (VALUES ", join(", ", pairs), ") AND deleted = 0")
+			" WHERE ", inPairs("type", "id", types, ids), " AND deleted = 0")
 		rows, err := s.searches.query(ctx, s.reader, query)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: read current versions: %w", err)
