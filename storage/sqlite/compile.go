@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/medbridge/medbridge/conformance"
@@ -15,16 +16,16 @@ import (
 // How a search becomes SQL. The resources matching a list of ANDed
 // filters are
 //
-//	SELECT ... FROM resources r
+//	SELECT ... FROM resources r INDEXED BY resources_key
 //	WHERE r.rid IN (<driver>) AND +r.type IN (<types>) AND r.deleted = 0
 //	  AND <cond> AND <cond> ...
 //
-// where the driver is an index lookup of the filter most likely to be
-// selective (its rank), and every other filter is a cond: an EXISTS on
-// the (rid, pid) index of its table, which tests the one candidate. The
-// unary + keeps SQLite from scanning by type instead of using the driver.
-// Without a drivable filter the search reads the type's rows in the
-// (type, id) index. A filter on a value compiles to matches (match.go);
+// where the driver is an index lookup of the filter likely to return
+// fewest rows (its rank, refined by probes), and every other filter is a
+// cond: an EXISTS on the (rid, pid) index of its table, which tests the
+// one candidate. Without a drivable filter, or to read the first matches
+// of a large driver in (type, id) order, the search walks the
+// resources_live index and tests every filter as a cond (whereClause.from). A filter on a value compiles to matches (match.go);
 // a chain to a lookup of references to the inner search's results; _has
 // to a lookup of references from the inner search's results to the row
 // (see chain and has).
@@ -328,7 +329,7 @@ type setQuery struct {
 // the columns col1 and, when not "", col2 of the matches.
 func (c *compiler) set(types []string, filters []search.Filter, col1, col2 string, depth int) (setQuery, error) {
 	a := c.alias("r")
-	w, err := c.where(types, a, filters, depth)
+	w, err := c.where(types, a, filters, depth, false)
 	if err != nil || w.never {
 		return setQuery{never: true}, err
 	}
@@ -336,22 +337,77 @@ func (c *compiler) set(types []string, filters []search.Filter, col1, col2 strin
 	if col2 != "" {
 		cols += ", " + a + "." + col2
 	}
-	return setQuery{sql: cat("SELECT ", cols, " FROM resources ", a, " WHERE ", w.cond), rank: w.rank}, nil
+	rank := 0
+	if w.driver != nil {
+		rank = w.driver.rank
+	}
+	return setQuery{sql: cat("SELECT ", cols, " ", w.from(true)), rank: rank}, nil
 }
 
-// whereClause is the WHERE condition of a search on the resources alias.
+// whereClause is a list of ANDed filters on types, compiled for the
+// resources alias a, with the filter chosen to drive the query.
 type whereClause struct {
-	cond  expr
-	rank  int  // of the driver, 0 without
-	never bool // nothing matches
+	a      string
+	types  []string
+	driver *driver // nil when no filter can be looked up
+	conds  []expr  // the other filters
+	never  bool    // nothing matches
 }
 
-// where compiles filters (ANDed) on types for the resources alias a,
-// choosing the best-ranked drivable filter as the driver.
-func (c *compiler) where(types []string, a string, filters []search.Filter, depth int) (whereClause, error) {
+// driver is the filter a query is driven by.
+type driver struct {
+	selects []expr // its index lookups (SELECT rid), whose union is its matches
+	cond    expr   // the filter as a condition on the alias, like the others
+	rank    int
+	plain   bool // index lookups only (no _has, whose lookups return any resource)
+	// size is the number of rows of the lookups when probed: exact
+	// below probeMax, at least probeMax at it; -1 when not probed.
+	size int
+}
+
+// from is "FROM resources a ... WHERE ...": through the driver's lookups
+// and the resources_key index (useDriver), or through the resources_live
+// index in (type, id) order, testing every filter. INDEXED BY names the
+// index each shape needs: SQLite has no statistics to choose by, and a
+// statement that cannot use it fails rather than scanning.
+func (w whereClause) from(useDriver bool) expr {
+	a := w.a
+	var conds []expr
+	index, typeCol := "resources_live", a+".type"
+	if useDriver && w.driver != nil {
+		// The unary + keeps SQLite from looking up by type instead.
+		index, typeCol = "resources_key", "+"+typeCol
+		conds = append(conds, cat(a, ".rid IN (", join(" UNION ALL ", w.driver.selects), ")"))
+	}
+	if len(w.types) > 0 {
+		conds = append(conds, in(typeCol, w.types))
+	}
+	conds = append(conds, expr{sql: a + ".deleted = 0"})
+	if !useDriver && w.driver != nil {
+		conds = append(conds, w.driver.cond)
+	}
+	conds = append(conds, w.conds...)
+	return cat("FROM resources ", a, " INDEXED BY ", index, " WHERE ", and(conds...))
+}
+
+// countQuery counts the matches. A plain lookup without other filters is
+// counted in its index alone: index rows are those of current resources,
+// of the types their pids name.
+func (w whereClause) countQuery() expr {
+	if w.driver != nil && w.driver.plain && len(w.conds) == 0 {
+		return cat("SELECT count(DISTINCT rid) FROM (", join(" UNION ALL ", w.driver.selects), ")")
+	}
+	return cat("SELECT count(*) ", w.from(true))
+}
+
+// where compiles filters (ANDed) on types for the resources alias a and
+// chooses the driver: the drivable filter of the best rank, or the one
+// whose lookup probes show smallest (see chooseDriver). sizeAlways asks
+// for the driver's size even when no other filter competes.
+func (c *compiler) where(types []string, a string, filters []search.Filter, depth int, sizeAlways bool) (whereClause, error) {
 	r := resourceRow(a)
+	w := whereClause{a: a, types: types}
 	parts := make([]part, 0, len(filters))
-	best := -1
 	for i := range filters {
 		p, err := c.filter(types, r, &filters[i], depth)
 		if err != nil {
@@ -360,79 +416,87 @@ func (c *compiler) where(types []string, a string, filters []search.Filter, dept
 		if p.never {
 			return whereClause{never: true}, nil
 		}
-		if p.rank > 0 && (best < 0 || p.rank > parts[best].rank) {
-			best = len(parts)
-		}
 		parts = append(parts, p)
 	}
-	best, err := c.probeDrivers(parts, best)
+	best, size, err := c.chooseDriver(parts, sizeAlways)
 	if err != nil {
 		return whereClause{}, err
 	}
-	var conds []expr
-	w := whereClause{}
-	typeCol := a + ".type"
-	if best >= 0 {
-		selects, err := parts[best].driver()
-		if err != nil {
-			return whereClause{}, err
-		}
-		conds = append(conds, cat(a, ".rid IN (", join(" UNION ALL ", selects), ")"))
-		typeCol = "+" + typeCol // see the comment at the top
-		w.rank = parts[best].rank
+	if size == 0 {
+		return whereClause{never: true}, nil
 	}
-	if len(types) > 0 {
-		conds = append(conds, in(typeCol, types))
-	}
-	conds = append(conds, expr{sql: a + ".deleted = 0"})
 	for i, p := range parts {
 		if i != best {
-			conds = append(conds, p.cond)
-		}
-	}
-	w.cond = and(conds...)
-	return w, nil
-}
-
-// probeCap bounds the index entries a probe reads.
-const probeCap = 256
-
-// probeDrivers refines the choice of driver among parts (best by rank)
-// when several plain lookups compete: it counts the rows of each lookup,
-// up to probeCap, and picks the smallest if it stays under the cap. A
-// driver with fewer rows than the cap is cheap whatever the others would
-// have been; when every lookup reaches the cap, the ranks decide. This
-// catches what ranks cannot know, such as date=gt<yesterday> matching
-// almost nothing while code=<a common code> matches a tenth of the data.
-func (c *compiler) probeDrivers(parts []part, best int) (int, error) {
-	probed := 0
-	for _, p := range parts {
-		if p.rank > 0 && p.probe {
-			probed++
-		}
-	}
-	if probed < 2 {
-		return best, nil
-	}
-	fewest, choice := probeCap, best
-	for i, p := range parts {
-		if p.rank == 0 || !p.probe {
+			if p.cond.sql != always.sql {
+				w.conds = append(w.conds, p.cond)
+			}
 			continue
 		}
 		selects, err := p.driver()
 		if err != nil {
-			return 0, err
+			return whereClause{}, err
 		}
-		n, err := c.count(cat("SELECT count(*) FROM (SELECT 1 FROM (", join(" UNION ALL ", selects),
-			") LIMIT ", arg(probeCap), ")"))
-		if err != nil {
-			return 0, err
+		w.driver = &driver{selects: selects, cond: p.cond, rank: p.rank, plain: p.probe, size: size}
+	}
+	return w, nil
+}
+
+// probeMax bounds the index entries one probe reads: reading a few
+// thousand entries takes a fraction of a millisecond.
+var probeMax = 4096
+
+// chooseDriver returns the part to drive the query (-1: none) and the
+// size of its lookup (see driver.size). By rank alone, the best is the
+// highest; but when several plain lookups compete (or sizeAlways), it
+// probes them in rank order, counting each one's rows up to the smallest
+// count so far (starting at probeMax), and takes the smallest: a driver
+// of n rows costs n lookups whatever the others would have cost. This
+// catches what ranks cannot know, such as date=gt<yesterday> matching a
+// few rows while code=<a common code> matches a tenth of the data. When
+// every probe reaches probeMax, the ranks decide.
+func (c *compiler) chooseDriver(parts []part, sizeAlways bool) (int, int, error) {
+	best := -1
+	var probed []int
+	for i, p := range parts {
+		if p.rank == 0 {
+			continue
 		}
-		if n < fewest {
-			fewest, choice = n, i
+		if best < 0 || p.rank > parts[best].rank {
+			best = i
+		}
+		if p.probe {
+			probed = append(probed, i)
 		}
 	}
-	return choice, nil
+	if len(probed) == 0 || len(probed) == 1 && !sizeAlways {
+		return best, -1, nil
+	}
+	slices.SortStableFunc(probed, func(i, j int) int { return parts[j].rank - parts[i].rank })
+	limit, choice := probeMax, -1
+	for _, i := range probed {
+		selects, err := parts[i].driver()
+		if err != nil {
+			return 0, 0, err
+		}
+		n, err := c.count(cat("SELECT count(*) FROM (SELECT 1 FROM (", join(" UNION ALL ", selects),
+			") LIMIT ", arg(limit), ")"))
+		if err != nil {
+			return 0, 0, err
+		}
+		if n < limit {
+			limit, choice = n, i
+		}
+		if limit == 0 {
+			break // nothing matches
+		}
+	}
+	if choice >= 0 {
+		return choice, limit, nil
+	}
+	if parts[best].probe {
+		return best, probeMax, nil
+	}
+	return best, -1, nil
 }
 
 // count runs a query that returns one number.

@@ -179,6 +179,15 @@ CREATE TABLE idx_composite (
 CREATE INDEX idx_composite_first ON idx_composite (pid, t1, s1);
 CREATE INDEX idx_composite_rid ON idx_composite (rid, pid);
 `,
+	// 3: narrow indexes of resources for search, so that neither testing
+	// candidates nor reading through a type touches the rows with their
+	// JSON: resources_key answers a candidate's type, id and deletion by
+	// rid; resources_live lists the non-deleted resources in (type, id)
+	// order, for searches without an indexed filter and for counts.
+	`
+CREATE INDEX IF NOT EXISTS resources_key ON resources (rid, type, id, deleted);
+CREATE INDEX IF NOT EXISTS resources_live ON resources (type, id) WHERE deleted = 0;
+`,
 }
 
 // migrate brings the database's schema up to the newest version in one

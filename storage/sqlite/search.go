@@ -17,21 +17,26 @@ import (
 )
 
 // Search returns one page of the current resources matching q; see
-// storage.Store. The filters compile to a WHERE clause (compile.go) and
-// the page is read in one statement, a consistent snapshot:
+// storage.Store. The filters compile to a WHERE clause with a driver
+// (compile.go), and the page is read in one statement, a consistent
+// snapshot, in one of three ways:
 //
-//   - With _sort or a filter that drives the query, the matching
-//     resources (their rid, type, id and sort values) are materialized
-//     once; the page is the Count+1 of them after the cursor in the order
-//     (order.go), Total their number, and whether anything precedes the
-//     page is one EXISTS over them.
-//   - Otherwise (no filter an index can look up, default order) the page
-//     is read in the (type, id) index from the cursor on, stopping after
-//     Count+1 matches, and Total is a separate COUNT.
+//   - materialized: the matches (rid, type, id and sort values) of the
+//     driver's lookups are materialized; the page is the Count+1 of them
+//     after the cursor in the order (order.go), Total their number, and
+//     whether anything precedes the page one EXISTS over them. This is
+//     the way with _sort, and with a driver of fewer than probeMax rows.
+//   - walk: without _sort and with a driver of probeMax rows or more, the
+//     page is looked for among the next walkRows resources of the types in
+//     (type, id) order, testing every filter; when that does not settle
+//     the page, the search is materialized after all. Total, when
+//     "accurate", is a COUNT through the driver.
+//   - direct: without a drivable filter, the types' resources are read in
+//     (type, id) order from the cursor on, testing every filter, until
+//     Count+1 match. Total, when "accurate", is a COUNT of the same.
 //
 // Reading backward (Before) uses the reversed order and flips the page.
-// Total is counted for "accurate" always and for "estimate" when the
-// matches are materialized anyway; otherwise it is -1.
+// "estimate" counts only when the matches are materialized anyway.
 func (s *Store) Search(ctx context.Context, q *search.Query) (*storage.SearchPage, error) {
 	if q.After != "" && q.Before != "" {
 		return nil, fmt.Errorf("sqlite: search: %w: both After and Before", storage.ErrBadCursor)
@@ -52,8 +57,8 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (*storage.SearchPag
 			return nil, err
 		}
 	}
-	a := c.alias("r")
-	w, err := c.where(q.Types, a, q.Filters, 0)
+	unsorted := len(keys) == 0 && q.Count > 0
+	w, err := c.where(q.Types, c.alias("r"), q.Filters, 0, unsorted)
 	if err != nil {
 		return nil, err
 	}
@@ -64,10 +69,16 @@ func (s *Store) Search(ctx context.Context, q *search.Query) (*storage.SearchPag
 		}
 		return page, nil
 	}
-	p := &pageQuery{s: s, q: q, keys: keys, sig: sig, from: from, backward: backward, a: a, where: w.cond}
-	if len(keys) == 0 && w.rank == 0 {
+	p := &pageQuery{s: s, q: q, keys: keys, sig: sig, from: from, backward: backward, w: w}
+	switch {
+	case unsorted && w.driver == nil:
 		err = p.direct(ctx, page)
-	} else {
+	case unsorted && w.driver.size >= probeMax:
+		var done bool
+		if done, err = p.walk(ctx, page); err == nil && !done {
+			err = p.materialized(ctx, page)
+		}
+	default:
 		err = p.materialized(ctx, page)
 	}
 	if err != nil {
@@ -84,8 +95,7 @@ type pageQuery struct {
 	sig      string
 	from     *position
 	backward bool
-	a        string // the alias of resources in where
-	where    expr
+	w        whereClause
 }
 
 // hit is a resource read for a page and its position.
@@ -96,12 +106,13 @@ type hit struct {
 
 // materialized reads the page from the materialized matches m.
 func (p *pageQuery) materialized(ctx context.Context, page *storage.SearchPage) error {
-	cols := []string{p.a + ".rid AS rid", p.a + ".type AS type", p.a + ".id AS id"}
+	a := p.w.a
+	cols := []string{a + ".rid AS rid", a + ".type AS type", a + ".id AS id"}
 	names := make([]string, 0, len(p.keys)+2)
 	outer := make([]string, 0, len(p.keys)+2)
 	var values []any
 	for i, k := range p.keys {
-		v := k.value(p.a + ".rid")
+		v := k.value(a + ".rid")
 		name := "s" + strconv.Itoa(i)
 		cols = append(cols, v.sql+" AS "+name)
 		values = append(values, v.args...)
@@ -109,7 +120,7 @@ func (p *pageQuery) materialized(ctx context.Context, page *storage.SearchPage) 
 	}
 	names, outer = append(names, "type", "id"), append(outer, "p.type", "p.id")
 	with := cat("WITH m AS MATERIALIZED (SELECT ", expr{sql: strings.Join(cols, ", "), args: values},
-		" FROM resources ", p.a, " WHERE ", p.where, ") ")
+		" ", p.w.from(true), ") ")
 	countTotal := p.q.Total == "accurate" || p.q.Total == "estimate"
 	if p.q.Count == 0 {
 		if countTotal {
@@ -175,15 +186,77 @@ func (p *pageQuery) materialized(ctx context.Context, page *storage.SearchPage) 
 	return nil
 }
 
-// direct reads the page in the (type, id) index order.
+// walkRows bounds the resources a walk tests; a variable for tests.
+var walkRows = 5000
+
+// walk looks for the page among the next walkRows resources of the types
+// in (type, id) order, testing every filter on each. It reports false,
+// having changed nothing, when that does not settle the page: fewer than
+// Count+1 matches there, and more resources beyond.
+func (p *pageQuery) walk(ctx context.Context, page *storage.SearchPage) (bool, error) {
+	a, dir := p.w.a, "ASC"
+	if p.backward {
+		dir = "DESC"
+	}
+	live := p.live(p.keysetFrom(p.backward, false), dir, walkRows)
+	conds := and(append([]expr{p.w.driver.cond}, p.w.conds...)...)
+	query := cat("WITH w AS MATERIALIZED (", live, ") ",
+		"SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.method, r.json, (SELECT count(*) FROM w) ",
+		"FROM (SELECT ", a, ".rid, ", a, ".type, ", a, ".id FROM w ", a, " WHERE ", conds,
+		" ORDER BY ", a, ".type ", dir, ", ", a, ".id ", dir, " LIMIT ", arg(p.q.Count+1), ") p ",
+		"JOIN resources r ON r.rid = p.rid ORDER BY p.type ", dir, ", p.id ", dir)
+	var walked int
+	hits, err := p.read(ctx, query, func(dest []any) []any { return append(dest, &walked) })
+	if err != nil {
+		return false, err
+	}
+	if len(hits) <= p.q.Count && (len(hits) == 0 || walked == walkRows) {
+		return false, nil
+	}
+	other := false
+	if p.from != nil {
+		// Anything at or on the other side of the cursor, within as many
+		// resources; when they hold no match but there are more, assume
+		// there is one, as there was when the cursor was made.
+		back := p.live(p.keysetFrom(!p.backward, true), map[string]string{"ASC": "DESC", "DESC": "ASC"}[dir], walkRows)
+		q := cat("WITH w AS MATERIALIZED (", back, ") SELECT EXISTS (SELECT 1 FROM w ", a, " WHERE ", conds,
+			") OR (SELECT count(*) FROM w) = ", arg(walkRows))
+		if other, err = p.exists(ctx, q); err != nil {
+			return false, err
+		}
+	}
+	p.finish(page, hits, other)
+	if p.q.Total == "accurate" {
+		return true, p.count(ctx, page, p.w.countQuery())
+	}
+	return true, nil
+}
+
+// live selects rid, type and id of the next limit (0: all) resources of
+// the types in the resources_live index order dir, from keyset on.
+func (p *pageQuery) live(keyset expr, dir string, limit int) expr {
+	a := p.w.a
+	conds := []expr{}
+	if len(p.w.types) > 0 {
+		conds = append(conds, in(a+".type", p.w.types))
+	}
+	conds = append(conds, expr{sql: a + ".deleted = 0"}, keyset)
+	q := cat("SELECT ", a, ".rid AS rid, ", a, ".type AS type, ", a, ".id AS id FROM resources ", a,
+		" INDEXED BY resources_live WHERE ", and(conds...), " ORDER BY ", a, ".type ", dir, ", ", a, ".id ", dir)
+	if limit > 0 {
+		q = cat(q, " LIMIT ", arg(limit))
+	}
+	return q
+}
+
+// direct reads the page through the resources_live index order.
 func (p *pageQuery) direct(ctx context.Context, page *storage.SearchPage) error {
-	a := p.a
-	countTotal := p.q.Total == "accurate"
-	base := cat("FROM resources ", a, " WHERE ", p.where)
+	a := p.w.a
+	base := p.w.from(false)
 	if p.q.Count > 0 {
 		where := base
 		if p.from != nil {
-			where = cat(base, " AND ", p.keyset(p.backward, false))
+			where = cat(base, " AND ", p.keysetFrom(p.backward, false))
 		}
 		dir := "ASC"
 		if p.backward {
@@ -199,21 +272,25 @@ func (p *pageQuery) direct(ctx context.Context, page *storage.SearchPage) error 
 		other := false
 		if p.from != nil {
 			// Anything at or on the other side of the cursor.
-			if other, err = p.exists(ctx, cat("SELECT EXISTS (SELECT 1 ", base, " AND ", p.keyset(!p.backward, true), ")")); err != nil {
+			if other, err = p.exists(ctx, cat("SELECT EXISTS (SELECT 1 ", base, " AND ", p.keysetFrom(!p.backward, true), ")")); err != nil {
 				return err
 			}
 		}
 		p.finish(page, hits, other)
 	}
-	if countTotal {
+	if p.q.Total == "accurate" {
 		return p.count(ctx, page, cat("SELECT count(*) ", base))
 	}
 	return nil
 }
 
-// keyset is the direct order's condition "after the cursor" (before it
-// when backward), with the cursor itself when inclusive.
-func (p *pageQuery) keyset(backward, inclusive bool) expr {
+// keysetFrom is the (type, id) order's condition "after the cursor"
+// (before it when backward), with the cursor itself when inclusive;
+// always true without a cursor.
+func (p *pageQuery) keysetFrom(backward, inclusive bool) expr {
+	if p.from == nil {
+		return always
+	}
 	op := ">"
 	if backward {
 		op = "<"
@@ -221,7 +298,7 @@ func (p *pageQuery) keyset(backward, inclusive bool) expr {
 	if inclusive {
 		op += "="
 	}
-	return cat("(", p.a, ".type, ", p.a, ".id) ", op, " (", arg(p.from.typ), ", ", arg(p.from.id), ")")
+	return cat("(", p.w.a, ".type, ", p.w.a, ".id) ", op, " (", arg(p.from.typ), ", ", arg(p.from.id), ")")
 }
 
 // read runs query, whose columns are rid, type, id, version,

@@ -7,6 +7,12 @@
 // writer at a time and queueing in Go is cheaper than SQLite's busy-wait; that
 // goroutine commits concurrent writes together (writer.go). Reads use a pool
 // of read-only connections that WAL lets run beside the writer.
+//
+// Search runs on index tables holding the search index entries of each
+// resource's current version (schema.go), which the writer replaces in the
+// version's transaction. A search is one statement of index lookups
+// (compile.go, search.go); only a search without a filter an index can
+// look up reads through a type, in (type, id) order.
 package sqlite
 
 import (

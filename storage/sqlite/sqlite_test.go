@@ -15,13 +15,24 @@ import (
 )
 
 func TestStore(t *testing.T) {
-	storagetest.Run(t, func(t *testing.T, dir string) storage.Store {
-		s, err := Open(context.Background(), dir)
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	storagetest.Run(t, openForSuite)
+}
+
+// TestStoreSmallThresholds runs the suite with thresholds small enough
+// for its data to take every way of reading a page: lookups probed past
+// probeMax, pages found by a walk and by its fallback.
+func TestStoreSmallThresholds(t *testing.T) {
+	defer func(p, w int) { probeMax, walkRows = p, w }(probeMax, walkRows)
+	probeMax, walkRows = 2, 3
+	storagetest.Run(t, openForSuite)
+}
+
+func openForSuite(t *testing.T, dir string) storage.Store {
+	s, err := Open(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
 }
 
 // benchJSON is a resource of a typical size (about 1 KiB).
