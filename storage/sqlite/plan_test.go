@@ -145,10 +145,10 @@ func TestQueryPlans(t *testing.T) {
 	}
 	// Each shape also with thresholds so small that the walk (and its
 	// fallback) read the pages.
-	defer func(p, w int) { probeMax, walkRows = p, w }(probeMax, walkRows)
+	defer func(p, f, w int) { probeMax, walkFactor, walkRows = p, f, w }(probeMax, walkFactor, walkRows)
 	for _, small := range []bool{false, true} {
 		if small {
-			probeMax, walkRows = 2, 3
+			probeMax, walkFactor, walkRows = 2, 1, 1000
 		}
 		for _, shape := range planShapes {
 			t.Run(fmt.Sprintf("%s small=%t", shape, small), func(t *testing.T) {
@@ -192,7 +192,7 @@ func TestQueryPlans(t *testing.T) {
 			})
 		}
 	}
-	probeMax, walkRows = 4096, 5000
+	probeMax, walkFactor, walkRows = 4096, 20, 5000
 	// _revinclude=Observation:* of a page of patients: every reference
 	// parameter of Observation, ORed; a page of 1000 passes its values as
 	// JSON.

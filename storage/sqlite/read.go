@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/medbridge/medbridge/fhir"
@@ -52,3 +53,49 @@ func readError(typ, id string, v int64, err error) error {
 
 // fromMicros is the UTC instant of a stored microsecond timestamp.
 func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+// readChunk bounds the resources of one ReadCurrent query.
+const readChunk = 500
+
+// ReadCurrent returns the current, non-deleted versions of refs that
+// exist, each once, reading up to readChunk of them per query through the
+// (type, id) index.
+func (s *Store) ReadCurrent(ctx context.Context, refs []storage.Ref) ([]fhir.Resource, error) {
+	seen := make(map[storage.Ref]bool, len(refs))
+	keys := make([]storage.Ref, 0, len(refs))
+	for _, r := range refs {
+		if r.Type != "" && r.ID != "" && !seen[r] {
+			seen[r] = true
+			keys = append(keys, r)
+		}
+	}
+	var out []fhir.Resource
+	for chunk := range slices.Chunk(keys, readChunk) {
+		types, ids := make([]string, len(chunk)), make([]string, len(chunk))
+		for i, r := range chunk {
+			types[i], ids[i] = r.Type, r.ID
+		}
+		query := cat("SELECT type, id, version, last_updated, method, json FROM resources",
+			" WHERE ", inPairs("type", "id", types, ids), " AND deleted = 0")
+		rows, err := s.searches.query(ctx, s.reader, query)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read current versions: %w", err)
+		}
+		for rows.Next() {
+			var r fhir.Resource
+			var lastUpdated int64
+			if err := rows.Scan(&r.Type, &r.ID, &r.Version, &lastUpdated, &r.Method, &r.JSON); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: read current versions: %w", err)
+			}
+			r.LastUpdated = fromMicros(lastUpdated)
+			out = append(out, r)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: read current versions: %w", err)
+		}
+	}
+	return out, nil
+}

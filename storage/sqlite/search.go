@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/medbridge/medbridge/fhir"
@@ -27,10 +26,11 @@ import (
 //     whether anything precedes the page one EXISTS over them. This is
 //     the way with _sort, and with a driver of fewer than probeMax rows.
 //   - walk: without _sort and with a driver of probeMax rows or more, the
-//     page is looked for among the next walkRows resources of the types in
-//     (type, id) order, testing every filter; when that does not settle
-//     the page, the search is materialized after all. Total, when
-//     "accurate", is a COUNT through the driver.
+//     page is looked for among the next few resources of the types in
+//     (type, id) order (walkFactor per resource of the page), testing
+//     every filter; when that does not settle the page, the search is
+//     materialized after all. Total, when "accurate", is a COUNT through
+//     the driver.
 //   - direct: without a drivable filter, the types' resources are read in
 //     (type, id) order from the cursor on, testing every filter, until
 //     Count+1 match. Total, when "accurate", is a COUNT of the same.
@@ -186,19 +186,28 @@ func (p *pageQuery) materialized(ctx context.Context, page *storage.SearchPage) 
 	return nil
 }
 
-// walkRows bounds the resources a walk tests; a variable for tests.
-var walkRows = 5000
+// A walk tests at most walkFactor resources per resource of the page,
+// and is not tried for pages that would need more than walkRows: its
+// matches must be at least 1 in walkFactor of the types' resources to
+// fill a page, and when they are not, the walk is wasted work before
+// the search is materialized. Variables for tests.
+var walkFactor, walkRows = 20, 5000
 
-// walk looks for the page among the next walkRows resources of the types
-// in (type, id) order, testing every filter on each. It reports false,
-// having changed nothing, when that does not settle the page: fewer than
-// Count+1 matches there, and more resources beyond.
+// walk looks for the page among the next walkFactor×(Count+1) resources
+// of the types in (type, id) order, testing every filter on each. It
+// reports false, having changed nothing, when that does not settle the
+// page (fewer than Count+1 matches there, and more resources beyond) or
+// the page is too large to try.
 func (p *pageQuery) walk(ctx context.Context, page *storage.SearchPage) (bool, error) {
+	budget := walkFactor * (p.q.Count + 1)
+	if budget > walkRows {
+		return false, nil
+	}
 	a, dir := p.w.a, "ASC"
 	if p.backward {
 		dir = "DESC"
 	}
-	live := p.live(p.keysetFrom(p.backward, false), dir, walkRows)
+	live := p.live(p.keysetFrom(p.backward, false), dir, budget)
 	conds := and(append([]expr{p.w.driver.cond}, p.w.conds...)...)
 	query := cat("WITH w AS MATERIALIZED (", live, ") ",
 		"SELECT r.rid, r.type, r.id, r.version, r.last_updated, r.method, r.json, (SELECT count(*) FROM w) ",
@@ -210,7 +219,7 @@ func (p *pageQuery) walk(ctx context.Context, page *storage.SearchPage) (bool, e
 	if err != nil {
 		return false, err
 	}
-	if len(hits) <= p.q.Count && (len(hits) == 0 || walked == walkRows) {
+	if len(hits) <= p.q.Count && (len(hits) == 0 || walked == budget) {
 		return false, nil
 	}
 	other := false
@@ -218,9 +227,9 @@ func (p *pageQuery) walk(ctx context.Context, page *storage.SearchPage) (bool, e
 		// Anything at or on the other side of the cursor, within as many
 		// resources; when they hold no match but there are more, assume
 		// there is one, as there was when the cursor was made.
-		back := p.live(p.keysetFrom(!p.backward, true), map[string]string{"ASC": "DESC", "DESC": "ASC"}[dir], walkRows)
+		back := p.live(p.keysetFrom(!p.backward, true), map[string]string{"ASC": "DESC", "DESC": "ASC"}[dir], budget)
 		q := cat("WITH w AS MATERIALIZED (", back, ") SELECT EXISTS (SELECT 1 FROM w ", a, " WHERE ", conds,
-			") OR (SELECT count(*) FROM w) = ", arg(walkRows))
+			") OR (SELECT count(*) FROM w) = ", arg(budget))
 		if other, err = p.exists(ctx, q); err != nil {
 			return false, err
 		}
@@ -395,105 +404,4 @@ func (p *pageQuery) exists(ctx context.Context, query expr) (bool, error) {
 		}
 	}
 	return found, rows.Close()
-}
-
-// stmtCache holds prepared search statements by SQL text. The text
-// depends on the query's shape (which filters, modifiers and how many
-// values), not on the values, so the common searches are prepared once;
-// past maxCachedStatements, statements are not kept.
-type stmtCache struct {
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
-	// trace, when set (by tests), sees every statement before it runs.
-	trace func(q expr)
-}
-
-const maxCachedStatements = 256
-
-func (c *stmtCache) query(ctx context.Context, db *sql.DB, q expr) (*sql.Rows, error) {
-	if c.trace != nil {
-		c.trace(q)
-	}
-	c.mu.Lock()
-	stmt, ok := c.stmts[q.sql]
-	full := len(c.stmts) >= maxCachedStatements
-	c.mu.Unlock()
-	if !ok {
-		if full {
-			return db.QueryContext(ctx, q.sql, q.args...)
-		}
-		var err error
-		if stmt, err = db.PrepareContext(ctx, q.sql); err != nil {
-			return nil, err
-		}
-		c.mu.Lock()
-		if prev, dup := c.stmts[q.sql]; dup {
-			stmt.Close()
-			stmt = prev
-		} else {
-			if c.stmts == nil {
-				c.stmts = map[string]*sql.Stmt{}
-			}
-			c.stmts[q.sql] = stmt
-		}
-		c.mu.Unlock()
-	}
-	return stmt.QueryContext(ctx, q.args...)
-}
-
-func (c *stmtCache) close() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var errs []error
-	for _, stmt := range c.stmts {
-		errs = append(errs, stmt.Close())
-	}
-	c.stmts = nil
-	return errors.Join(errs...)
-}
-
-// readChunk bounds the resources of one ReadCurrent query.
-const readChunk = 500
-
-// ReadCurrent returns the current, non-deleted versions of refs that
-// exist, each once, reading up to readChunk of them per query through the
-// (type, id) index.
-func (s *Store) ReadCurrent(ctx context.Context, refs []storage.Ref) ([]fhir.Resource, error) {
-	seen := make(map[storage.Ref]bool, len(refs))
-	keys := make([]storage.Ref, 0, len(refs))
-	for _, r := range refs {
-		if r.Type != "" && r.ID != "" && !seen[r] {
-			seen[r] = true
-			keys = append(keys, r)
-		}
-	}
-	var out []fhir.Resource
-	for chunk := range slices.Chunk(keys, readChunk) {
-		types, ids := make([]string, len(chunk)), make([]string, len(chunk))
-		for i, r := range chunk {
-			types[i], ids[i] = r.Type, r.ID
-		}
-		query := cat("SELECT type, id, version, last_updated, method, json FROM resources",
-			" WHERE ", inPairs("type", "id", types, ids), " AND deleted = 0")
-		rows, err := s.searches.query(ctx, s.reader, query)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read current versions: %w", err)
-		}
-		for rows.Next() {
-			var r fhir.Resource
-			var lastUpdated int64
-			if err := rows.Scan(&r.Type, &r.ID, &r.Version, &lastUpdated, &r.Method, &r.JSON); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("sqlite: read current versions: %w", err)
-			}
-			r.LastUpdated = fromMicros(lastUpdated)
-			out = append(out, r)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: read current versions: %w", err)
-		}
-	}
-	return out, nil
 }

@@ -22,8 +22,8 @@ func TestStore(t *testing.T) {
 // for its data to take every way of reading a page: lookups probed past
 // probeMax, pages found by a walk and by its fallback.
 func TestStoreSmallThresholds(t *testing.T) {
-	defer func(p, w int) { probeMax, walkRows = p, w }(probeMax, walkRows)
-	probeMax, walkRows = 2, 3
+	defer func(p, f, w int) { probeMax, walkFactor, walkRows = p, f, w }(probeMax, walkFactor, walkRows)
+	probeMax, walkFactor, walkRows = 2, 1, 1000
 	storagetest.Run(t, openForSuite)
 }
 
