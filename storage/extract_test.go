@@ -442,12 +442,12 @@ func TestCanonicalUCUM(t *testing.T) {
 		{500, "mL", 0.5, "L"}, {180, "cm", 1.8, "m"}, {98.6, "[degF]", 37, "Cel"},
 		{310.15, "K", 37, "Cel"}, {2, "h", 7200, "s"}, {72, "{beats}/min", 72, "/min"},
 	} {
-		got, unit, ok := canonicalUCUM(c.v, c.code)
+		got, unit, ok := CanonicalUCUM(c.v, c.code)
 		if !ok || unit != c.unit || math.Abs(got-c.want) > 1e-9*math.Max(1, math.Abs(c.want)) {
-			t.Errorf("canonicalUCUM(%v %s) = %v %s %v, want %v %s", c.v, c.code, got, unit, ok, c.want, c.unit)
+			t.Errorf("CanonicalUCUM(%v %s) = %v %s %v, want %v %s", c.v, c.code, got, unit, ok, c.want, c.unit)
 		}
 	}
-	if _, _, ok := canonicalUCUM(1, "furlong"); ok {
+	if _, _, ok := CanonicalUCUM(1, "furlong"); ok {
 		t.Error("unknown unit converted")
 	}
 }

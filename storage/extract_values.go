@@ -454,8 +454,8 @@ func appendQuantities(out []IndexEntry, e IndexEntry, kind string, m map[string]
 			return out
 		}
 		e.System, e.Code = unit(m)
-		if e.System == ucumSystem {
-			e.CanonicalNumber, e.CanonicalCode, _ = canonicalUCUM(e.Number, str(m, "code"))
+		if e.System == UCUMSystem {
+			e.CanonicalNumber, e.CanonicalCode, _ = CanonicalUCUM(e.Number, str(m, "code"))
 		}
 		out = append(out, e)
 	case "Money":

@@ -2,7 +2,8 @@ package storage
 
 import "strconv"
 
-const ucumSystem = "http://unitsofmeasure.org"
+// UCUMSystem is the code system of UCUM units.
+const UCUMSystem = "http://unitsofmeasure.org"
 
 // ucumUnit converts a UCUM unit to the canonical unit of its dimension:
 // canonical = value × factor + offset.
@@ -38,11 +39,13 @@ var ucumUnits = map[string]ucumUnit{
 	"kg/m2": {"kg/m2", 1, 0},
 }
 
-// canonicalUCUM converts value in the UCUM unit code to its canonical
+// CanonicalUCUM converts value in the UCUM unit code to its canonical
 // unit, rounded to 12 significant digits so that the conversion's binary
 // noise (185 [lb_av] is 83914.58845000001 g) does not keep equal values
-// apart; ok is false for a unit not in ucumUnits.
-func canonicalUCUM(value float64, code string) (canonical float64, canonicalCode string, ok bool) {
+// apart; ok is false for a unit not in ucumUnits. The stores convert
+// search values with it, so that they compare with the stored
+// IndexEntry.CanonicalNumber/CanonicalCode.
+func CanonicalUCUM(value float64, code string) (canonical float64, canonicalCode string, ok bool) {
 	u, ok := ucumUnits[code]
 	if !ok {
 		return 0, "", false

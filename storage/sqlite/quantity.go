@@ -41,10 +41,12 @@ func (c *compiler) quantityCond(cols quantityCols, v search.Value) (cond rowCond
 	}
 	unitCode, valueCol := v.Code, cols.value
 	n, low, high := v.Number, v.Low, v.High
-	if *v.System == ucumSystem {
-		if u, known := ucumConversion(v.Code); known {
-			unitCode = u.canonical
-			n, low, high = u.convert(n), u.convert(low), u.convert(high)
+	if *v.System == storage.UCUMSystem {
+		if cn, canonical, known := storage.CanonicalUCUM(n, v.Code); known {
+			unitCode = canonical
+			n = cn
+			low, _, _ = storage.CanonicalUCUM(low, v.Code)
+			high, _, _ = storage.CanonicalUCUM(high, v.Code)
 		}
 	}
 	sys, known, err := c.term(*v.System)
