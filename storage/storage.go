@@ -61,6 +61,41 @@ type Store interface {
 	// ones are left out.
 	ReadCurrent(ctx context.Context, refs []Ref) ([]fhir.Resource, error)
 
+	// WriteBatch applies each of ws as Write does, each with its own
+	// compare-and-swap, and commits them together where the store can (the
+	// embedded store: one transaction, one fsync). errs[i] is the outcome
+	// of ws[i]; a nil error means that write is durable. It is not atomic:
+	// some writes may succeed while others conflict or fail.
+	WriteBatch(ctx context.Context, ws []Write) (errs []error)
+
+	// LastN serves Observation/$lastn: among the current Observations that
+	// match q's Filters it groups those with the same subject and the same
+	// code (all of Observation.code's codings, as a set) and returns the
+	// max most recent of each group by the "date" parameter (effective
+	// time; later first, then by id), groups in no particular order. It
+	// uses indexes and does not read the other Observations.
+	LastN(ctx context.Context, q *search.Query, max int) ([]fhir.Resource, error)
+
+	// Stats serves Observation/$stats: it summarizes the values of the
+	// quantity search parameter param (e.g. "value-quantity") of the
+	// current resources of q's Types that match q's Filters, one Stats per
+	// unit (system and code as written), computed by the store (SQL
+	// aggregates, Mongo aggregation), not by reading the resources.
+	// quantiles (each in [0,1]) asks for those order statistics.
+	Stats(ctx context.Context, q *search.Query, param string, quantiles []float64) ([]Stats, error)
+
+	// PutDeadLetter stores d durably (d.ID set by the caller, unique);
+	// storing the same ID again replaces it.
+	PutDeadLetter(ctx context.Context, d DeadLetter) error
+	// DeadLetters lists dead letters newest first (Received descending,
+	// then ID), at most q.Count, from q.After on.
+	DeadLetters(ctx context.Context, q DeadLetterQuery) (DeadLetterPage, error)
+	// ReadDeadLetter returns one dead letter or ErrNotFound.
+	ReadDeadLetter(ctx context.Context, id string) (*DeadLetter, error)
+	// DeleteDeadLetter removes one (after a successful replay); ErrNotFound
+	// when there is none.
+	DeleteDeadLetter(ctx context.Context, id string) error
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 
@@ -122,4 +157,55 @@ type HistoryPage struct {
 	Versions []fhir.Resource
 	// Next is the cursor for the following page, nil on the last page.
 	Next *HistoryCursor
+}
+
+// Stats summarizes numeric values of one unit (see Store.Stats).
+type Stats struct {
+	// System and Code name the unit as written ("" when absent).
+	System, Code string
+	Count        int
+	Sum          float64
+	// SumSquares is the sum of the squared values (for variance).
+	SumSquares float64
+	Min, Max   float64
+	// Quantiles holds the asked-for order statistics, in the order asked:
+	// for p the value at rank p*(Count-1) of the sorted values,
+	// interpolated linearly between its neighbours.
+	Quantiles []float64
+}
+
+// DeadLetter is a device message medbridge could not turn into resources,
+// kept with the reason so that an operator can fix the mapping and replay
+// it.
+type DeadLetter struct {
+	ID string
+	// Mapping is the name of the mapping the message was sent to.
+	Mapping string
+	// Received is when medbridge received the message.
+	Received time.Time
+	// Payload is the message as sent (one JSON value).
+	Payload []byte
+	// Reason says why it was rejected; Expression, when known, is the
+	// template or payload location that failed.
+	Reason, Expression string
+	// Attempts counts the tries (1 for the first rejection, +1 per
+	// replay that failed again).
+	Attempts int
+}
+
+// DeadLetterQuery selects dead letters.
+type DeadLetterQuery struct {
+	// Mapping narrows to one mapping ("" for all).
+	Mapping string
+	// Count is the page size (> 0).
+	Count int
+	// After continues a previous page (the Next of that page).
+	After string
+}
+
+// DeadLetterPage is one page of dead letters.
+type DeadLetterPage struct {
+	Letters []DeadLetter
+	// Next is the cursor for the following page, "" on the last page.
+	Next string
 }
