@@ -120,19 +120,19 @@ func encodeValue(param *conformance.SearchParam, mod string, v Value) string {
 		s := encodePrefix(v.Prefix) + encodeNumber(v)
 		switch {
 		case v.System != nil:
-			s += "|" + escape(*v.System) + "|" + escape(v.Code)
+			s += "|" + Escape(*v.System) + "|" + Escape(v.Code)
 		case v.Code != "":
-			s += "||" + escape(v.Code)
+			s += "||" + Escape(v.Code)
 		}
 		return s
 	case conformance.ParamToken:
 		switch mod {
 		case "text":
-			return escape(v.String)
+			return Escape(v.String)
 		case "in", "not-in":
-			return escape(v.URL)
+			return Escape(v.URL)
 		case "of-type":
-			return escape(deref(v.System)) + "|" + escape(v.Code) + "|" + escape(v.Value)
+			return Escape(deref(v.System)) + "|" + Escape(v.Code) + "|" + Escape(v.Value)
 		}
 		return encodeCoding(v)
 	case conformance.ParamReference:
@@ -140,13 +140,13 @@ func encodeValue(param *conformance.SearchParam, mod string, v Value) string {
 		case mod == "identifier":
 			return encodeCoding(v)
 		case v.Version != "":
-			return escape(v.URL) + "|" + escape(v.Version)
+			return Escape(v.URL) + "|" + Escape(v.Version)
 		case v.URL != "":
-			return escape(v.URL)
+			return Escape(v.URL)
 		case v.RefType != "" && v.RefType != mod:
-			return escape(v.RefType + "/" + v.RefID)
+			return Escape(v.RefType + "/" + v.RefID)
 		}
-		return escape(v.RefID)
+		return Escape(v.RefID)
 	case conformance.ParamComposite:
 		parts := make([]string, len(v.Components))
 		for i, c := range v.Components {
@@ -160,14 +160,14 @@ func encodeValue(param *conformance.SearchParam, mod string, v Value) string {
 		}
 		return strings.Join(parts, "$")
 	}
-	return escape(v.String) // string, uri
+	return Escape(v.String) // string, uri
 }
 
 func encodeCoding(v Value) string {
 	if v.System == nil {
-		return escape(v.Code)
+		return Escape(v.Code)
 	}
-	return escape(*v.System) + "|" + escape(v.Code)
+	return Escape(*v.System) + "|" + Escape(v.Code)
 }
 
 func encodePrefix(p Prefix) string {
@@ -181,7 +181,7 @@ func encodePrefix(p Prefix) string {
 // shortest form that reads back as v.Number.
 func encodeNumber(v Value) string {
 	if v.String != "" {
-		return escape(v.String)
+		return Escape(v.String)
 	}
 	return strconv.FormatFloat(v.Number, 'g', -1, 64)
 }

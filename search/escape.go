@@ -42,5 +42,6 @@ func unescape(s string) string {
 
 var escaper = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `|`, `\|`, `$`, `\$`)
 
-// escape is the inverse of unescape: it escapes every separator in s.
-func escape(s string) string { return escaper.Replace(s) }
+// Escape is the inverse of unescape: it escapes every separator of search
+// parameter values (\ , | $) in s.
+func Escape(s string) string { return escaper.Replace(s) }

@@ -44,8 +44,8 @@ func TestUnescape(t *testing.T) {
 		if got := unescape(tt.in); got != tt.want {
 			t.Errorf("unescape(%q) = %q, want %q", tt.in, got, tt.want)
 		}
-		if got := unescape(escape(tt.want)); got != tt.want {
-			t.Errorf("unescape(escape(%q)) = %q", tt.want, got)
+		if got := unescape(Escape(tt.want)); got != tt.want {
+			t.Errorf("unescape(Escape(%q)) = %q", tt.want, got)
 		}
 	}
 }

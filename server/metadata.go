@@ -13,6 +13,15 @@ import (
 // resource type.
 var typeInteractions = []string{"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"}
 
+// typeOperations are the type-level operations routes() registers; the
+// definitions are R4's own.
+var typeOperations = map[string][]conformance.OperationCapability{
+	"Observation": {
+		{Name: "lastn", Definition: "http://hl7.org/fhir/OperationDefinition/Observation-lastn"},
+		{Name: "stats", Definition: "http://hl7.org/fhir/OperationDefinition/Observation-stats"},
+	},
+}
+
 // capabilityStatement builds the statement from what routes() registers and
 // the search parameters the search package and the stores support.
 func (s *Server) capabilityStatement(version string) ([]byte, error) {
@@ -60,6 +69,7 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 			tc.SearchIncludes = append([]string{"*"}, tc.SearchIncludes...)
 		}
 		tc.SearchRevIncludes = revIncludes[t]
+		tc.Operations = typeOperations[t]
 		types = append(types, tc)
 	}
 	return conformance.CapabilityStatement(conformance.CapabilityOptions{

@@ -17,6 +17,7 @@ import (
 
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/ingest"
 	"github.com/medbridge/medbridge/storage"
 )
 
@@ -40,14 +41,20 @@ type Config struct {
 	Version string
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Ingest, when set, serves device ingest under /ingest.
+	Ingest *ingest.Service
 }
 
 // Server serves the FHIR REST API over a Store.
 type Server struct {
-	store    storage.Store
-	spec     *conformance.Spec
-	codec    *fhir.Codec
-	baseURL  string
+	store   storage.Store
+	spec    *conformance.Spec
+	codec   *fhir.Codec
+	baseURL string
+	// root is the server's address without the FHIR base's path
+	// (http://host:port), under which /ingest lives.
+	root     string
+	ingest   *ingest.Service
 	log      *slog.Logger
 	maxBody  int64
 	now      func() time.Time
@@ -70,6 +77,7 @@ func New(cfg Config) (*Server, error) {
 		spec:     cfg.Spec,
 		codec:    cfg.Codec,
 		baseURL:  strings.TrimSuffix(cfg.BaseURL, "/"),
+		ingest:   cfg.Ingest,
 		log:      cfg.Logger,
 		maxBody:  cfg.MaxBody,
 		now:      cfg.Now,
@@ -78,6 +86,7 @@ func New(cfg Config) (*Server, error) {
 	if s.log == nil {
 		s.log = slog.Default()
 	}
+	s.root = strings.TrimSuffix(s.baseURL, "/fhir")
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBody
 	}
@@ -122,6 +131,7 @@ func (s *Server) routes() {
 	}
 	read := []string{http.MethodGet, http.MethodHead}
 	post := []string{http.MethodPost}
+	readPost := []string{http.MethodGet, http.MethodHead, http.MethodPost}
 	fhirRoute(read, "", s.searchSystem, "search-system")
 	fhirRoute(read, "/", s.searchSystem, "search-system")
 	fhirRoute(post, "/_search", s.searchSystem, "search-system")
@@ -131,12 +141,17 @@ func (s *Server) routes() {
 	fhirRoute(post, "/:type/_search", s.searchType, "search-type")
 	fhirRoute(post, "/:type", s.create, "create")
 	fhirRoute(read, "/:type/_history", s.history, "history-type")
+	fhirRoute(readPost, "/Observation/$lastn", s.lastn, "operation-lastn")
+	fhirRoute(readPost, "/Observation/$stats", s.stats, "operation-stats")
 	fhirRoute(read, "/:type/:id", s.read, "read")
 	fhirRoute([]string{http.MethodPut}, "/:type/:id", s.update, "update")
 	fhirRoute([]string{http.MethodDelete}, "/:type/:id", s.delete, "delete")
 	fhirRoute(read, "/:type/:id/_history", s.history, "history-instance")
 	fhirRoute(read, "/:type/:id/:target", s.searchCompartment, "search-compartment")
 	fhirRoute(read, "/:type/:id/_history/:vid", s.vread, "vread")
+	if s.ingest != nil {
+		s.ingestRoutes(e)
+	}
 	s.echo = e
 }
 

@@ -1,0 +1,321 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/mappers"
+	"github.com/medbridge/medbridge/storage"
+)
+
+// maxWriteAttempts bounds the retries of a write that lost a race with
+// another writer of the same resource.
+const maxWriteAttempts = 16
+
+// batch is one Ingest call in progress.
+type batch struct {
+	s   *Service
+	m   *Mapping
+	res *Result
+	ids *identities
+	// obs holds the Observations to store by id, in order of first sight.
+	obs   map[string]*obsState
+	order []string
+	// rejected lists the messages that go to the dead-letter collection.
+	rejected []rejection
+	// err is the first store failure; once set, nothing more is done.
+	err error
+}
+
+type rejection struct {
+	msg int
+	err error
+}
+
+// reading is one validated reading of an accepted message.
+type reading struct {
+	obs   map[string]any
+	p     *fhir.Parsed
+	merge mappers.Merger
+}
+
+// obsState is what the batch does to one Observation: its readings in
+// order, and, once settled against the stored version, the counts and the
+// version to write.
+type obsState struct {
+	id                          string
+	readings                    []*reading
+	created, updated, unchanged int
+	next                        *fhir.Resource // nil when nothing changed
+	expected                    int64
+}
+
+func newBatch(s *Service, m *Mapping, res *Result) *batch {
+	return &batch{s: s, m: m, res: res, ids: s.identities(m), obs: map[string]*obsState{}}
+}
+
+// add maps one message and resolves its readings' identities. A message
+// that fails is rejected whole: none of its readings is stored.
+func (b *batch) add(ctx context.Context, msg int, payload []byte) {
+	if b.err != nil {
+		return
+	}
+	if !json.Valid(payload) {
+		b.rejected = append(b.rejected, rejection{msg, errors.New("the message is not valid JSON")})
+		return
+	}
+	found, err := b.m.Mapper.Map(payload)
+	if err != nil {
+		b.rejected = append(b.rejected, rejection{msg, err})
+		return
+	}
+	prepared := make([]*reading, 0, len(found))
+	for i := range found {
+		rd, err := b.prepare(ctx, &found[i])
+		if err != nil {
+			var fe *fhir.Error
+			if !errors.As(err, &fe) {
+				b.err = err
+				return
+			}
+			b.rejected = append(b.rejected, rejection{msg, err})
+			return
+		}
+		prepared = append(prepared, rd)
+	}
+	b.res.Readings += len(prepared)
+	for _, rd := range prepared {
+		id := rd.obs["id"].(string)
+		st := b.obs[id]
+		if st == nil {
+			st = &obsState{id: id}
+			b.obs[id] = st
+			b.order = append(b.order, id)
+		}
+		st.readings = append(st.readings, rd)
+	}
+}
+
+// prepare resolves r's identities and builds and validates its
+// Observation. Errors that reject the message are *fhir.Error.
+func (b *batch) prepare(ctx context.Context, r *mappers.Reading) (*reading, error) {
+	var res mappers.Resolved
+	var err error
+	if res.Patient, err = b.ids.patient(ctx, r.Patient); err != nil {
+		return nil, err
+	}
+	if res.Device, err = b.ids.device(ctx, r.Device, res.Patient); err != nil {
+		return nil, err
+	}
+	for _, g := range r.Gateways {
+		if _, err := b.ids.device(ctx, g, ""); err != nil {
+			return nil, err
+		}
+	}
+	if r.Encounter.Value != "" {
+		if res.Encounter, err = b.ids.lookup(ctx, "Encounter", r.Encounter); err != nil {
+			return nil, err
+		}
+	}
+	obs := mappers.Finish(r, res)
+	p, err := b.s.parse(obs)
+	if err != nil {
+		return nil, err
+	}
+	return &reading{obs: obs, p: p, merge: r.Merge}, nil
+}
+
+// store settles every Observation against its stored version and writes
+// those that changed in one batch; writes that lost a race are settled
+// and written again one by one.
+func (b *batch) store(ctx context.Context) error {
+	if b.err != nil {
+		return b.err
+	}
+	if len(b.order) == 0 {
+		return nil
+	}
+	refs := make([]storage.Ref, len(b.order))
+	for i, id := range b.order {
+		refs[i] = storage.Ref{Type: "Observation", ID: id}
+	}
+	current, err := b.s.store.ReadCurrent(ctx, refs)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*fhir.Resource, len(current))
+	for i := range current {
+		byID[current[i].ID] = &current[i]
+	}
+	var writes []storage.Write
+	var written []*obsState
+	for _, id := range b.order {
+		st := b.obs[id]
+		// ReadCurrent leaves deleted ones out; a Write expecting version 0
+		// then conflicts and the retry below reads the deletion.
+		if err := b.s.settle(st, byID[id]); err != nil {
+			return err
+		}
+		if st.next == nil {
+			continue
+		}
+		w, err := b.s.write(st)
+		if err != nil {
+			return err
+		}
+		writes = append(writes, w)
+		written = append(written, st)
+	}
+	errs := b.s.store.WriteBatch(ctx, writes)
+	for i, err := range errs {
+		switch {
+		case errors.Is(err, storage.ErrVersionConflict):
+			if err := b.s.retry(ctx, written[i]); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		}
+	}
+	for _, id := range b.order {
+		st := b.obs[id]
+		b.res.Created += st.created
+		b.res.Updated += st.updated
+		b.res.Unchanged += st.unchanged
+	}
+	return nil
+}
+
+// retry settles st against the newest stored version and writes it, until
+// no other writer interferes.
+func (s *Service) retry(ctx context.Context, st *obsState) error {
+	for attempt := 1; ; attempt++ {
+		cur, err := s.store.Read(ctx, "Observation", st.id)
+		if errors.Is(err, storage.ErrNotFound) {
+			cur, err = nil, nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.settle(st, cur); err != nil || st.next == nil {
+			return err
+		}
+		w, err := s.write(st)
+		if err != nil {
+			return err
+		}
+		err = s.store.Write(ctx, w)
+		if !errors.Is(err, storage.ErrVersionConflict) || attempt == maxWriteAttempts {
+			return err
+		}
+	}
+}
+
+// settle applies st's readings in order to stored (nil or a deletion: no
+// Observation) and sets st's counts and next version.
+func (s *Service) settle(st *obsState, stored *fhir.Resource) error {
+	st.created, st.updated, st.unchanged, st.next = 0, 0, 0, nil
+	cur := stored
+	if cur != nil && cur.Deleted {
+		cur = nil
+	}
+	st.expected = 0
+	if stored != nil {
+		st.expected = stored.Version
+	}
+	version := st.expected + 1
+	var prevTime time.Time
+	if stored != nil {
+		prevTime = stored.LastUpdated
+	}
+	for _, rd := range st.readings {
+		p := rd.p
+		switch {
+		case cur == nil:
+			st.created++
+		case rd.merge != nil:
+			old, err := decode(cur)
+			if err != nil {
+				return err
+			}
+			merged, changed, err := rd.merge(old, rd.obs)
+			if err != nil {
+				return fhir.Errorf(http.StatusUnprocessableEntity, fhir.CodeProcessing, "merging a reading into Observation/%s: %v", st.id, err)
+			}
+			if !changed {
+				st.unchanged++
+				continue
+			}
+			if p, err = s.parse(merged); err != nil {
+				return err
+			}
+			st.updated++
+		default:
+			same, err := s.same(p, cur)
+			if err != nil {
+				return err
+			}
+			if same {
+				st.unchanged++
+				continue
+			}
+			st.updated++
+		}
+		next, err := s.stamp(p, version, prevTime)
+		if err != nil {
+			return err
+		}
+		cur, st.next = next, next
+	}
+	return nil
+}
+
+// write is the storage write of st's next version.
+func (s *Service) write(st *obsState) (storage.Write, error) {
+	idx, err := s.extractor.Extract(st.next.Type, st.next.JSON)
+	if err != nil {
+		return storage.Write{}, err
+	}
+	return storage.Write{Resource: *st.next, Expected: st.expected, Index: idx}, nil
+}
+
+// parse validates a resource built as a map and returns it parsed.
+func (s *Service) parse(m map[string]any) (*fhir.Parsed, error) {
+	body, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return s.codec.Parse(body)
+}
+
+// same reports whether p has cur's content: p serialized with cur's meta
+// stamps is byte-identical to cur.
+func (s *Service) same(p *fhir.Parsed, cur *fhir.Resource) (bool, error) {
+	p.SetMeta(cur.Version, cur.LastUpdated)
+	b, err := s.codec.Marshal(p)
+	if err != nil {
+		return false, err
+	}
+	return bytes.Equal(b, cur.JSON), nil
+}
+
+// stamp makes p version v of its resource, last updated now (and after
+// prev), serialized.
+func (s *Service) stamp(p *fhir.Parsed, v int64, prev time.Time) (*fhir.Resource, error) {
+	t := s.now().UTC().Truncate(time.Microsecond)
+	if !t.After(prev) {
+		t = prev.Add(time.Microsecond)
+	}
+	p.SetMeta(v, t)
+	b, err := s.codec.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return &fhir.Resource{Type: p.Type, ID: p.ID(), Version: v, LastUpdated: t, Method: http.MethodPut, JSON: b}, nil
+}
