@@ -33,11 +33,15 @@ type currentDoc struct {
 	Ranges  map[string]*rangeDoc `bson:"d,omitempty"`
 	Entries []entryDoc           `bson:"ix,omitempty"`
 	Sort    map[string]sortDoc   `bson:"o,omitempty"`
+	// For LastN and Stats (see aggregate.go).
+	LastN      string        `bson:"lastn,omitempty"`
+	Quantities []quantityDoc `bson:"qv,omitempty"`
 }
 
 // withoutIndex is the projection of a current document that leaves out
 // its search index, for readers that do not search.
-var withoutIndex = bson.D{{Key: "k", Value: 0}, {Key: "d", Value: 0}, {Key: "ix", Value: 0}, {Key: "o", Value: 0}}
+var withoutIndex = bson.D{{Key: "k", Value: 0}, {Key: "d", Value: 0}, {Key: "ix", Value: 0}, {Key: "o", Value: 0},
+	{Key: "lastn", Value: 0}, {Key: "qv", Value: 0}}
 
 // historyDoc is a document of the history collection.
 type historyDoc struct {

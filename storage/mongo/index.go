@@ -11,7 +11,8 @@ import (
 
 // The search index of a resource lives in its current document, so that the
 // compare-and-swap of Write replaces it atomically with the version. It is
-// computed from Write.Index and has four fields, all flat so that MongoDB
+// computed from Write.Index and has four fields (and two for LastN and
+// Stats, see aggregate.go), all flat so that MongoDB
 // indexes them with ordinary (multikey or wildcard) indexes and FerretDB v1
 // can query them without $elemMatch:
 //
@@ -147,6 +148,10 @@ func (d *currentDoc) setIndex(entries []storage.IndexEntry) error {
 			d.Sort[p] = sortDoc{Asc: ascKey(sr.min), Desc: descKey(sr.max)}
 		}
 	}
+	if d.Type == "Observation" {
+		d.LastN = lastNGroup(entries)
+	}
+	d.Quantities = quantityValues(entries)
 	return nil
 }
 

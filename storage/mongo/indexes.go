@@ -31,6 +31,7 @@ import (
 //	other _sort                               {o.$**} when the filter is on
 //	                                          the same key, else an in-memory
 //	                                          top-k sort of the matches
+//	LastN: one group, newest first            {type, lastn, o.date.d, _id}
 //
 // FerretDB v1 cannot create wildcard indexes (and uses no index anyway), so
 // those are created on MongoDB only.
@@ -45,6 +46,8 @@ var indexes = map[string][]mongo.IndexModel{
 		// Search: the most common sort.
 		{Keys: bson.D{{Key: "type", Value: 1}, {Key: "o._lastUpdated.a", Value: -1}, {Key: "_id", Value: 1}}},
 		{Keys: bson.D{{Key: "type", Value: 1}, {Key: "o._lastUpdated.d", Value: -1}, {Key: "_id", Value: 1}}},
+		// LastN: a group's Observations newest first (see aggregate.go).
+		{Keys: bson.D{{Key: "type", Value: 1}, {Key: "lastn", Value: 1}, {Key: "o.date.d", Value: -1}, {Key: "_id", Value: 1}}},
 	},
 	"history": {
 		// Instance history; also keeps one document per version.

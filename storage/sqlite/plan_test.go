@@ -244,6 +244,39 @@ func TestQueryPlans(t *testing.T) {
 			}
 		}
 	})
+	// $lastn and $stats: the matches through the search's driver (or the
+	// type's live index), then each match's index values by rid.
+	for _, shape := range aggregateShapes {
+		t.Run("LastN and Stats "+shape, func(t *testing.T) {
+			params, err := url.ParseQuery(shape)
+			if err != nil {
+				t.Fatal(err)
+			}
+			q, err := search.ParseQuery(spec, []string{"Observation"}, params, search.Options{Strict: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			traced = traced[:0]
+			if _, err := s.LastN(ctx, q, 3); err != nil {
+				t.Fatal(err)
+			}
+			for _, param := range []string{"value-quantity", "component-value-quantity"} {
+				if _, err := s.Stats(ctx, q, param, []float64{0.5, 0.9}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, stmt := range traced {
+				explain(t, stmt)
+			}
+		})
+	}
+}
+
+// aggregateShapes are the Observation searches TestQueryPlans runs LastN
+// and Stats on.
+var aggregateShapes = []string{
+	"", "patient=p00001", "patient=p00001&category=vital-signs", "code=8867-4&date=ge2024-01-02",
+	"subject:Patient.name=smith", "code:not=8867-4",
 }
 
 // writeJSON creates the resource js with its index entries.

@@ -39,6 +39,8 @@ func Run(t *testing.T, open func(t *testing.T, dir string) storage.Store) {
 		{"Durability", testDurability},
 		{"CancelledContext", testCancelledContext},
 		{"Ping", testPing},
+		{"LastN", testLastN},
+		{"Stats", testStats},
 	}
 	for _, tt := range append(tests, searchTests...) {
 		t.Run(tt.name, func(t *testing.T) { tt.run(t, s) })
