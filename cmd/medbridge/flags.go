@@ -14,6 +14,10 @@ type serveConfig struct {
 	addr, dataDir, mongoURI, baseURL, auth, logFormat string
 	logLevel                                          slog.Level
 	maxBody                                           int64
+	// mappings is the directory of device-mapping templates.
+	mappings string
+	// The MQTT subscriber, off without mqttURL.
+	mqttURL, mqttTopic, mqttClientID, mqttUsername, mqttPassword string
 }
 
 // parseServeFlags reads serve's flags; a flag not given on the command line
@@ -32,6 +36,12 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&maxBody, "max-body", "16MiB", "request body limit (bytes, or with KiB/MiB/GiB)")
+	fs.StringVar(&cfg.mappings, "mappings", "", "directory of device mappings in the MedTech (iomt-fhir) template format: one folder per mapping with devicecontent.json and fhirmapping.json")
+	fs.StringVar(&cfg.mqttURL, "mqtt-url", "", "MQTT broker to take device messages from, e.g. tcp://127.0.0.1:1883 (off when empty)")
+	fs.StringVar(&cfg.mqttTopic, "mqtt-topic", "medbridge/ingest/+", "MQTT subscription; the level matched by + names the mapping")
+	fs.StringVar(&cfg.mqttClientID, "mqtt-client-id", "medbridge", "MQTT client id of the persistent session")
+	fs.StringVar(&cfg.mqttUsername, "mqtt-username", "", "MQTT user name")
+	fs.StringVar(&cfg.mqttPassword, "mqtt-password", "", "MQTT password (prefer the MEDBRIDGE_MQTT_PASSWORD environment variable)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -22,6 +22,8 @@ import (
 
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/ingest"
+	"github.com/medbridge/medbridge/ingest/mqtt"
 	"github.com/medbridge/medbridge/server"
 	"github.com/medbridge/medbridge/storage"
 	"github.com/medbridge/medbridge/storage/mongo"
@@ -96,9 +98,19 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		// Derived from the bound address, so --addr 127.0.0.1:0 works too.
 		cfg.baseURL = "http://" + ln.Addr().String() + "/fhir"
 	}
+	mappings, err := ingest.Mappings(cfg.mappings)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	svc, err := ingest.New(ingest.Config{Store: store, Spec: spec, Codec: codec, Mappings: mappings, BaseURL: cfg.baseURL, Logger: log})
+	if err != nil {
+		ln.Close()
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Store: store, Spec: spec, Codec: codec, BaseURL: cfg.baseURL,
-		Logger: log, MaxBody: cfg.maxBody, Version: version,
+		Logger: log, MaxBody: cfg.maxBody, Version: version, Ingest: svc,
 	})
 	if err != nil {
 		ln.Close()
@@ -111,6 +123,22 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	mqttDone := make(chan struct{})
+	mqttCtx, stopMQTT := context.WithCancel(ctx)
+	defer func() { stopMQTT(); <-mqttDone }()
+	go func() {
+		defer close(mqttDone)
+		if cfg.mqttURL == "" {
+			return
+		}
+		err := mqtt.Run(mqttCtx, mqtt.Config{
+			URL: cfg.mqttURL, Topic: cfg.mqttTopic, ClientID: cfg.mqttClientID,
+			Username: cfg.mqttUsername, Password: cfg.mqttPassword, Logger: log,
+		}, svc.Handle)
+		if err != nil {
+			errc <- fmt.Errorf("mqtt: %w", err)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

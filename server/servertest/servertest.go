@@ -17,6 +17,7 @@ import (
 
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/ingest"
 	"github.com/medbridge/medbridge/server"
 	"github.com/medbridge/medbridge/storage"
 	"github.com/medbridge/medbridge/storage/mongo"
@@ -186,4 +187,20 @@ var InvalidExamples = map[string]string{
 	"MedicationRequest-medrx0301.json": "MedicationRequest.dispenseRequest.performer", // Reference(Practitioner), Organization only
 	"Observation-clinical-gender.json": "Observation.performer[0]",                    // Reference(Encounter) is not an allowed performer
 	"Questionnaire-qs1.json":           "Questionnaire.item[0].item[0].linkId",        // nested items lack the required linkId
+}
+
+// WithIngest serves device ingest with the built-in mappings and the
+// template mappings of dir ("" for none).
+func WithIngest(t testing.TB, dir string) Option {
+	return func(cfg *server.Config) {
+		mappings, err := ingest.Mappings(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc, err := ingest.New(ingest.Config{Store: cfg.Store, Spec: cfg.Spec, Codec: cfg.Codec, Mappings: mappings, BaseURL: cfg.BaseURL, Logger: cfg.Logger})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Ingest = svc
+	}
 }
