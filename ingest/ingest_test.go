@@ -46,10 +46,10 @@ func (pulseMapper) Map(payload []byte) ([]mappers.Reading, error) {
 		Patient: mappers.Identifier{System: "urn:example:mrn", Value: m.Patient},
 		Start:   t, End: t,
 		Observation: map[string]any{
-			"status":   "final",
-			"category": []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}}}},
-			"code":     map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "8867-4"}}},
-			key:        value,
+			"status":        "final",
+			"category":      []any{map[string]any{"coding": []any{map[string]any{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}}}},
+			"code":          map[string]any{"coding": []any{map[string]any{"system": "http://loinc.org", "code": "8867-4"}}},
+			key:             value,
 			"valueQuantity": map[string]any{"value": *m.HR, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
 		},
 	}}, nil
