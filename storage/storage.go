@@ -65,7 +65,9 @@ type Store interface {
 	// compare-and-swap, and commits them together where the store can (the
 	// embedded store: one transaction, one fsync). errs[i] is the outcome
 	// of ws[i]; a nil error means that write is durable. It is not atomic:
-	// some writes may succeed while others conflict or fail.
+	// some writes may succeed while others conflict or fail. Writes of the
+	// same resource apply in their order in ws, so one batch may hold
+	// versions 1 and 2 of a resource.
 	WriteBatch(ctx context.Context, ws []Write) (errs []error)
 
 	// LastN serves Observation/$lastn: among the current Observations that

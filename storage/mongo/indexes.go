@@ -33,6 +33,9 @@ import (
 //	                                          top-k sort of the matches
 //	LastN: one group, newest first            {type, lastn, o.date.d, _id}
 //
+// DeadLetters reads deadletters by {received, _id}, or by {mapping,
+// received, _id} for one mapping, in the listing order.
+//
 // FerretDB v1 cannot create wildcard indexes (and uses no index anyway), so
 // those are created on MongoDB only.
 var indexes = map[string][]mongo.IndexModel{
@@ -60,6 +63,12 @@ var indexes = map[string][]mongo.IndexModel{
 		// Recover finds uncommitted versions.
 		{Keys: bson.D{{Key: "committed", Value: 1}}},
 	},
+	"deadletters": {
+		// DeadLetters, in the listing order.
+		{Keys: bson.D{{Key: "received", Value: -1}, {Key: "_id", Value: 1}}},
+		// DeadLetters of one mapping, in the listing order.
+		{Keys: bson.D{{Key: "mapping", Value: 1}, {Key: "received", Value: -1}, {Key: "_id", Value: 1}}},
+	},
 }
 
 // wildcardIndexes are created on MongoDB only (see indexes).
@@ -81,7 +90,7 @@ func (s *Store) createIndexes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range []*mongo.Collection{s.resources, s.history} {
+	for _, c := range []*mongo.Collection{s.resources, s.history, s.deadLetterCollection()} {
 		models := indexes[c.Name()]
 		if !ferret {
 			models = append(models[:len(models):len(models)], wildcardIndexes[c.Name()]...)

@@ -188,6 +188,24 @@ CREATE INDEX idx_composite_rid ON idx_composite (rid, pid);
 CREATE INDEX IF NOT EXISTS resources_key ON resources (rid, type, id, deleted);
 CREATE INDEX IF NOT EXISTS resources_live ON resources (type, id) WHERE deleted = 0;
 `,
+	// 4: dead letters (deadletter.go). The payload is a BLOB so that it
+	// comes back byte for byte; the table keeps its rowid, as payloads
+	// can be large and a WITHOUT ROWID table suits small rows. Listing
+	// reads dead_letters_received, or dead_letters_mapping for one
+	// mapping, in exactly the listing order.
+	`
+CREATE TABLE dead_letters (
+	id         TEXT    NOT NULL PRIMARY KEY,
+	mapping    TEXT    NOT NULL,
+	received   INTEGER NOT NULL,
+	payload    BLOB    NOT NULL,
+	reason     TEXT    NOT NULL,
+	expression TEXT    NOT NULL,
+	attempts   INTEGER NOT NULL
+) STRICT;
+CREATE INDEX dead_letters_received ON dead_letters (received DESC, id);
+CREATE INDEX dead_letters_mapping ON dead_letters (mapping, received DESC, id);
+`,
 }
 
 // migrate brings the database's schema up to the newest version in one

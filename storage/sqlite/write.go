@@ -27,7 +27,11 @@ func (s *Store) Write(ctx context.Context, w storage.Write) error {
 	if err := validate(w); err != nil {
 		return fmt.Errorf("sqlite: write %s/%s version %d: %w", r.Type, r.ID, r.Version, err)
 	}
-	if err := s.submit(ctx, w); err != nil {
+	errs, err := s.submit(ctx, []storage.Write{w})
+	if err == nil {
+		err = errs[0]
+	}
+	if err != nil {
 		return fmt.Errorf("sqlite: write %s/%s version %d: %w", r.Type, r.ID, r.Version, err)
 	}
 	return nil
@@ -46,32 +50,58 @@ func validate(w storage.Write) error {
 	return nil
 }
 
-// apply does w's statements in tx: the compare-and-swap on the current row,
-// marking the replaced version superseded, the new history row and the
-// replacement of the resource's index rows by w.Index (by none for a
+// writeTx is one transaction of the writer: the tx, its index writer and
+// the writer's statements bound to it once, not once per write (binding
+// allocates a statement each time).
+type writeTx struct {
+	tx                                                     *sql.Tx
+	itx                                                    *indexTx
+	insertCurrent, updateCurrent, supersede, insertHistory *sql.Stmt
+}
+
+// begin starts a writer transaction.
+func (s *Store) begin() (*writeTx, error) {
+	// The writer's statements run without the caller's context: cancelling
+	// one statement would abort the whole transaction, other callers'
+	// writes included. The writer checks the caller's context before.
+	ctx := context.Background()
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &writeTx{
+		tx:            tx,
+		itx:           s.newIndexTx(tx),
+		insertCurrent: tx.StmtContext(ctx, s.stmts.insertCurrent),
+		updateCurrent: tx.StmtContext(ctx, s.stmts.updateCurrent),
+		supersede:     tx.StmtContext(ctx, s.stmts.supersede),
+		insertHistory: tx.StmtContext(ctx, s.stmts.insertHistory),
+	}, nil
+}
+
+// apply does w's statements in wtx: the compare-and-swap on the current
+// row, marking the replaced version superseded, the new history row and
+// the replacement of the resource's index rows by w.Index (by none for a
 // deletion). When the compare-and-swap fails it returns ErrVersionConflict
 // having changed nothing.
-func (s *Store) apply(tx *sql.Tx, itx *indexTx, w storage.Write) error {
+func (wtx *writeTx) apply(w *storage.Write) error {
 	r := w.Resource
 	var json any = r.JSON
 	if r.Deleted {
 		json = nil // NULL, rather than an empty blob
 	}
 	lastUpdated := r.LastUpdated.UnixMicro()
-	// The writer's statements run without the caller's context: cancelling
-	// one statement would abort the whole transaction, other callers'
-	// writes included. The writer checks the caller's context before.
-	ctx := context.Background()
+	ctx := context.Background() // see begin
 
 	// Both statements return the row's rid, and no row when the
 	// compare-and-swap fails.
 	var rid int64
 	var err error
 	if w.Expected == 0 {
-		err = tx.StmtContext(ctx, s.stmts.insertCurrent).QueryRowContext(ctx,
+		err = wtx.insertCurrent.QueryRowContext(ctx,
 			r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json).Scan(&rid)
 	} else {
-		err = tx.StmtContext(ctx, s.stmts.updateCurrent).QueryRowContext(ctx,
+		err = wtx.updateCurrent.QueryRowContext(ctx,
 			r.Version, lastUpdated, r.Deleted, r.Method, json, r.Type, r.ID, w.Expected).Scan(&rid)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
@@ -81,16 +111,14 @@ func (s *Store) apply(tx *sql.Tx, itx *indexTx, w storage.Write) error {
 		return fmt.Errorf("current version: %w", err)
 	}
 	if w.Expected > 0 {
-		res, err := tx.StmtContext(ctx, s.stmts.supersede).ExecContext(ctx,
-			lastUpdated, r.Type, r.ID, w.Expected)
+		res, err := wtx.supersede.ExecContext(ctx, lastUpdated, r.Type, r.ID, w.Expected)
 		// The history row of the version just replaced must exist and be
 		// current; anything else means the tables disagree.
 		if err := oneRow(res, err); err != nil {
 			return fmt.Errorf("supersede version %d: %w", w.Expected, err)
 		}
 	}
-	_, err = tx.StmtContext(ctx, s.stmts.insertHistory).ExecContext(ctx,
-		r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
+	_, err = wtx.insertHistory.ExecContext(ctx, r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
@@ -98,7 +126,7 @@ func (s *Store) apply(tx *sql.Tx, itx *indexTx, w storage.Write) error {
 	if !r.Deleted {
 		entries = w.Index
 	}
-	if err := itx.replace(rid, r.Type, entries, w.Expected > 0); err != nil {
+	if err := wtx.itx.replace(rid, r.Type, entries, w.Expected > 0); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	return nil

@@ -18,30 +18,76 @@ import (
 // them.
 
 // maxBatch bounds a group commit, and so the time a write waits for the
-// others committed with it.
+// others committed with it: the writer stops taking requests once it holds
+// this many writes. A WriteBatch larger than that is still one request and
+// one transaction.
 const maxBatch = 64
 
-// writeRequest is a Write waiting for the writer goroutine.
+// writeRequest is one Write, or the writes of one WriteBatch, waiting for
+// the writer goroutine. The writer commits a request's writes in one
+// transaction, possibly together with other requests.
 type writeRequest struct {
-	ctx  context.Context
-	w    storage.Write
-	done chan error // buffered: the writer never blocks on it
+	ctx context.Context
+	ws  []storage.Write
+	// errs[i] is the outcome of ws[i]; the writer fills it in before it
+	// closes done.
+	errs []error
+	done chan struct{}
 }
 
-// submit hands w to the writer and waits for the outcome.
-func (s *Store) submit(ctx context.Context, w storage.Write) error {
+// submit hands ws to the writer and waits for their outcomes. An error
+// before the writer took ws applies to all of them.
+func (s *Store) submit(ctx context.Context, ws []storage.Write) ([]error, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
-	req := &writeRequest{ctx: ctx, w: w, done: make(chan error, 1)}
+	req := &writeRequest{ctx: ctx, ws: ws, errs: make([]error, len(ws)), done: make(chan struct{})}
 	select {
 	case s.requests <- req:
 	case <-ctx.Done():
-		return ctx.Err()
+		return nil, ctx.Err()
 	case <-s.quit:
-		return errClosed
+		return nil, errClosed
 	}
-	return <-req.done
+	<-req.done
+	return req.errs, nil
+}
+
+// WriteBatch applies ws as Write does, each with its own compare-and-swap,
+// in order, and commits them in one transaction with one fsync, however
+// many there are: a batch is never split, so its writes become durable and
+// visible together. A write that fails other than by a conflict is left
+// out of that transaction, as in a group commit (see commit). Writes of
+// the same resource apply in the order of ws, so a batch may hold version
+// 1 and version 2 of one resource. Once the writer has taken the batch,
+// WriteBatch waits for the commit even if ctx ends.
+func (s *Store) WriteBatch(ctx context.Context, ws []storage.Write) []error {
+	errs := make([]error, len(ws))
+	valid := make([]storage.Write, 0, len(ws))
+	at := make([]int, 0, len(ws)) // at[j] is the position in ws of valid[j]
+	for i, w := range ws {
+		if errs[i] = validate(w); errs[i] == nil {
+			valid = append(valid, w)
+			at = append(at, i)
+		}
+	}
+	if len(valid) > 0 {
+		outcomes, err := s.submit(ctx, valid)
+		for j, i := range at {
+			if err != nil {
+				errs[i] = err
+			} else {
+				errs[i] = outcomes[j]
+			}
+		}
+	}
+	for i, err := range errs {
+		if err != nil {
+			r := ws[i].Resource
+			errs[i] = fmt.Errorf("sqlite: write %s/%s version %d: %w", r.Type, r.ID, r.Version, err)
+		}
+	}
+	return errs
 }
 
 // writeLoop is the writer goroutine. It returns once quit is closed, having
@@ -50,73 +96,84 @@ func (s *Store) writeLoop() {
 	defer close(s.writerDone)
 	batch := make([]*writeRequest, 0, maxBatch)
 	for {
+		var writes int
 		select {
 		case req := <-s.requests:
 			batch = append(batch[:0], req)
+			writes = len(req.ws)
 		case <-s.quit:
 			return
 		}
 	queued:
-		for len(batch) < maxBatch {
+		for writes < maxBatch {
 			select {
 			case req := <-s.requests:
 				batch = append(batch, req)
+				writes += len(req.ws)
 			default:
 				break queued
 			}
 		}
-		errs := s.commit(batch)
+		s.commit(batch)
 		for i, req := range batch {
-			req.done <- errs[i]
+			close(req.done)
 			batch[i] = nil
 		}
 	}
 }
 
-// commit applies batch in one transaction and returns each write's outcome.
-// A write that fails other than by a conflict is left out and the rest are
-// tried again in a new transaction, so one bad write does not fail the
-// writes that happened to share its commit.
-func (s *Store) commit(batch []*writeRequest) []error {
-	errs := make([]error, len(batch))
-	pending := make([]int, 0, len(batch))
-	for i, req := range batch {
-		if errs[i] = req.ctx.Err(); errs[i] == nil {
-			pending = append(pending, i)
+// queuedWrite is one write of a request in a commit.
+type queuedWrite struct {
+	w   *storage.Write
+	err *error // where its outcome goes
+}
+
+// commit applies the writes of batch in one transaction and records each
+// write's outcome in its request's errs. A write that fails other than by
+// a conflict is left out and the rest are tried again in a new
+// transaction, so one bad write does not fail the writes that happened to
+// share its commit.
+func (s *Store) commit(batch []*writeRequest) {
+	var pending []queuedWrite
+	for _, req := range batch {
+		err := req.ctx.Err()
+		for i := range req.ws {
+			if req.errs[i] = err; err == nil {
+				pending = append(pending, queuedWrite{&req.ws[i], &req.errs[i]})
+			}
 		}
 	}
 	for len(pending) > 0 {
-		failed := s.attempt(batch, pending, errs)
+		failed := s.attempt(pending)
 		if failed < 0 {
 			break
 		}
 		pending = slices.Delete(pending, failed, failed+1)
 	}
-	return errs
 }
 
-// attempt applies the pending writes of batch in one transaction and records
-// their outcomes in errs. When one fails other than by a conflict, attempt
-// rolls back at once, before SQLite might have ended the transaction itself
-// and left later statements to commit one by one, and returns that write's
-// position in pending. Otherwise it commits and returns -1.
-func (s *Store) attempt(batch []*writeRequest, pending []int, errs []error) int {
-	ctx := context.Background() // see apply
-	tx, err := s.writer.BeginTx(ctx, nil)
+// attempt applies the pending writes in one transaction and records their
+// outcomes. When one fails other than by a conflict, attempt rolls back at
+// once, before SQLite might have ended the transaction itself and left
+// later statements to commit one by one, and returns that write's position
+// in pending. Otherwise it commits and returns -1.
+func (s *Store) attempt(pending []queuedWrite) int {
+	wtx, err := s.begin()
 	if err != nil {
-		for _, i := range pending {
-			errs[i] = fmt.Errorf("begin: %w", err)
+		for _, q := range pending {
+			*q.err = fmt.Errorf("begin: %w", err)
 		}
 		return -1
 	}
-	itx := s.newIndexTx(tx)
+	tx := wtx.tx
 	written := false
-	for p, i := range pending {
-		errs[i] = s.apply(tx, itx, batch[i].w)
+	for p, q := range pending {
+		err := wtx.apply(q.w)
+		*q.err = err
 		switch {
-		case errs[i] == nil:
+		case err == nil:
 			written = true
-		case errors.Is(errs[i], storage.ErrVersionConflict):
+		case errors.Is(err, storage.ErrVersionConflict):
 			// The compare-and-swap failed and changed nothing.
 		default:
 			tx.Rollback()
@@ -131,9 +188,9 @@ func (s *Store) attempt(batch []*writeRequest, pending []int, errs []error) int 
 	}
 	if err := tx.Commit(); err != nil {
 		s.wdict.rollback()
-		for _, i := range pending {
-			if errs[i] == nil {
-				errs[i] = fmt.Errorf("commit: %w", err)
+		for _, q := range pending {
+			if *q.err == nil {
+				*q.err = fmt.Errorf("commit: %w", err)
 			}
 		}
 		return -1

@@ -49,11 +49,18 @@ func TestCommitLeavesOutFailedWrite(t *testing.T) {
 		{patient("new", 1), nil, 1},
 		{patient("ok", 2), storage.ErrVersionConflict, 2}, // the first write took version 2
 	}
-	batch := make([]*writeRequest, len(tests))
-	for i, tt := range tests {
-		batch[i] = &writeRequest{ctx: ctx, w: tt.w}
+	// Two requests of two writes each, as a WriteBatch and a group commit
+	// would make them.
+	var ws []storage.Write
+	for _, tt := range tests {
+		ws = append(ws, tt.w)
 	}
-	errs := s.commit(batch)
+	batch := []*writeRequest{
+		{ctx: ctx, ws: ws[:2], errs: make([]error, 2)},
+		{ctx: ctx, ws: ws[2:], errs: make([]error, 2)},
+	}
+	s.commit(batch)
+	errs := append(batch[0].errs, batch[1].errs...)
 	for i, tt := range tests {
 		r := tt.w.Resource
 		switch {
