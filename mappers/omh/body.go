@@ -182,7 +182,7 @@ var statistics = map[string][2]string{
 // addCommon maps the properties several schemas share:
 // descriptive_statistic (with its denominator) to Observation.method, since
 // the value is then a statistic over effectivePeriod rather than a single
-// measurement; measurement_location to bodySite; user_notes to note.
+// measurement; measurement_location to bodySite; user_notes to a note.
 func (b body) addCommon(obs map[string]any) error {
 	location, err := b.str("measurement_location")
 	if err != nil {
@@ -213,27 +213,36 @@ func (b body) addCommon(obs map[string]any) error {
 	if err != nil || notes == "" {
 		return err
 	}
-	obs["note"] = []any{map[string]any{"text": notes}}
+	addNote(obs, notes)
 	return nil
 }
 
-// qualifiers adds a component for each present string property of names
-// that qualifies the measurement (temporal relationships, oxygen therapy
-// mode): code.text is the property name in words, valueString its value.
-// No LOINC or SNOMED code carries these omh value sets one to one, and a
-// text code is not a claim of one.
-func (b body) qualifiers(obs map[string]any, names ...string) error {
+// qualifiers records each present string property of names that qualifies
+// the measurement (temporal relationships, specimen, oxygen therapy mode,
+// activity intensity) under the property name in words. No LOINC or SNOMED
+// code carries these omh value sets one to one, and a text code is not a
+// claim of one.
+//
+// In a vital sign (cat vitalSigns) each becomes a note, "Temporal
+// relationship to sleep: on waking": the R4 vitalsigns profile binds every
+// component's value to the UCUM units of vital signs, so a text value
+// cannot be a component there. Elsewhere each is a component with that
+// code.text and valueString.
+func (b body) qualifiers(obs map[string]any, cat string, names ...string) error {
 	for _, name := range names {
 		v, err := b.str(name)
 		if err != nil {
 			return err
 		}
-		if v != "" {
-			addComponent(obs, map[string]any{
-				"code":        map[string]any{"text": strings.ReplaceAll(name, "_", " ")},
-				"valueString": v,
-			})
+		if v == "" {
+			continue
 		}
+		words := strings.ReplaceAll(name, "_", " ")
+		if cat == vitalSigns {
+			addNote(obs, strings.ToUpper(words[:1])+words[1:]+": "+v)
+			continue
+		}
+		addComponent(obs, map[string]any{"code": map[string]any{"text": words}, "valueString": v})
 	}
 	return nil
 }
@@ -241,4 +250,10 @@ func (b body) qualifiers(obs map[string]any, names ...string) error {
 func addComponent(obs map[string]any, c map[string]any) {
 	cs, _ := obs["component"].([]any)
 	obs["component"] = append(cs, c)
+}
+
+// addNote appends an Annotation with text to obs.note.
+func addNote(obs map[string]any, text string) {
+	ns, _ := obs["note"].([]any)
+	obs["note"] = append(ns, map[string]any{"text": text})
 }

@@ -2,6 +2,10 @@
 // omh namespace) to FHIR R4 Observations. Vital signs follow the R4
 // vital-signs profiles: their LOINC codes, category vital-signs and the
 // profile's UCUM unit, converted where the data point uses another unit.
+// Those profiles allow components only with a value in vital-signs units,
+// so a vital sign's qualifiers (temporal relationships, posture, oxygen
+// therapy) are notes, "Temporal relationship to sleep: on waking"; other
+// Observations carry them as components.
 //
 // Map takes one data point; splitting a JSON array of data points is the
 // caller's business.

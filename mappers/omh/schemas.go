@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 )
 
@@ -18,12 +19,11 @@ type schema struct {
 }
 
 const (
-	loinc            = "http://loinc.org"
-	categorySystem   = "http://terminology.hl7.org/CodeSystem/observation-category"
-	vitalSigns       = "vital-signs"
-	activity         = "activity"
-	laboratory       = "laboratory"
-	bodyPositionCode = "8361-8"
+	loinc          = "http://loinc.org"
+	categorySystem = "http://terminology.hl7.org/CodeSystem/observation-category"
+	vitalSigns     = "vital-signs"
+	activity       = "activity"
+	laboratory     = "laboratory"
 )
 
 var categoryDisplay = map[string]string{vitalSigns: "Vital Signs", activity: "Activity", laboratory: "Laboratory"}
@@ -77,8 +77,8 @@ func category(code string) []any {
 }
 
 // measurement maps a schema whose body has one unit-value, property, to
-// an Observation with that value, converted by us, and components for
-// the qualifying string properties.
+// an Observation with that value, converted by us, and the qualifying
+// string properties (see qualifiers).
 func measurement(property string, us units, cat string, cs codes, qualifiers ...string) func(body, map[string]any, time.Time, time.Time) error {
 	return func(b body, obs map[string]any, _, _ time.Time) error {
 		q, err := b.quantity(property, us)
@@ -88,12 +88,14 @@ func measurement(property string, us units, cat string, cs codes, qualifiers ...
 		obs["category"] = category(cat)
 		obs["code"] = cs.concept()
 		obs["valueQuantity"] = q
-		return b.qualifiers(obs, qualifiers...)
+		return b.qualifiers(obs, cat, qualifiers...)
 	}
 }
 
-// oxygenSaturation adds the supplemental oxygen flow as the LOINC
-// component "Inhaled oxygen flow rate" (0 L/min means room air).
+// oxygenSaturation notes the supplemental oxygen flow ("Supplemental
+// oxygen flow rate: 2 L/min"; 0 L/min means room air). It is no component
+// (LOINC 3151-8 "Inhaled oxygen flow rate"): the vitalsigns profile allows
+// components only in vital-signs units, and L/min is none.
 func oxygenSaturation(b body, obs map[string]any, start, end time.Time) error {
 	err := measurement("oxygen_saturation", percent, vitalSigns,
 		codes{{"2708-6", "Oxygen saturation in Arterial blood"}, {"59408-5", "Oxygen saturation in Arterial blood by Pulse oximetry"}},
@@ -105,14 +107,15 @@ func oxygenSaturation(b body, obs map[string]any, start, end time.Time) error {
 	if err != nil {
 		return err
 	}
-	addComponent(obs, map[string]any{"code": codes{{"3151-8", "Inhaled oxygen flow rate"}}.concept(), "valueQuantity": q})
+	addNote(obs, fmt.Sprintf("Supplemental oxygen flow rate: %s %s", strconv.FormatFloat(q["value"].(float64), 'f', -1, 64), q["unit"]))
 	return nil
 }
 
 // bloodPressurePanel maps to the bp profile: LOINC panel 85354-9 with
-// systolic and diastolic components in mm[Hg]; the posture (omh 1.x
-// position_during_measurement, later body_posture) becomes the LOINC
-// component "Body position with respect to gravity".
+// systolic and diastolic components in mm[Hg]. The posture (omh 1.x
+// position_during_measurement, later body_posture) is a note "Body
+// position with respect to gravity: sitting" rather than the LOINC 8361-8
+// component, whose coded value the vitalsigns profile would refuse.
 func bloodPressurePanel(b body, obs map[string]any, _, _ time.Time) error {
 	sys, err := b.quantity("systolic_blood_pressure", bloodPressure)
 	if err != nil {
@@ -134,13 +137,10 @@ func bloodPressurePanel(b body, obs map[string]any, _, _ time.Time) error {
 			return err
 		}
 		if posture != "" {
-			addComponent(obs, map[string]any{
-				"code":                 codes{{bodyPositionCode, "Body position with respect to gravity"}}.concept(),
-				"valueCodeableConcept": map[string]any{"text": posture},
-			})
+			addNote(obs, "Body position with respect to gravity: "+posture)
 		}
 	}
-	return b.qualifiers(obs, "temporal_relationship_to_physical_activity")
+	return b.qualifiers(obs, vitalSigns, "temporal_relationship_to_physical_activity")
 }
 
 // glucoseCodes are the LOINC codes of blood glucose by specimen: mass
@@ -204,7 +204,7 @@ func bloodGlucose(b body, obs map[string]any, _, _ time.Time) error {
 	obs["category"] = category(laboratory)
 	obs["code"] = codes{c}.concept()
 	obs["valueQuantity"] = q
-	return b.qualifiers(obs, specimenPath, "temporal_relationship_to_meal", "temporal_relationship_to_sleep")
+	return b.qualifiers(obs, laboratory, specimenPath, "temporal_relationship_to_meal", "temporal_relationship_to_sleep")
 }
 
 // stepCount maps steps over the interval: LOINC 41950-7 when the interval
@@ -273,5 +273,5 @@ func physicalActivity(b body, obs map[string]any, start, end time.Time) error {
 		}
 		addComponent(obs, map[string]any{"code": map[string]any{"text": "MET value"}, "valueQuantity": map[string]any{"value": met, "unit": "MET", "system": ucum, "code": "{MET}"}})
 	}
-	return b.qualifiers(obs, "reported_activity_intensity")
+	return b.qualifiers(obs, activity, "reported_activity_intensity")
 }

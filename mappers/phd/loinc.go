@@ -123,16 +123,25 @@ func hasCoding(codings []any, system, code string) bool {
 	return false
 }
 
-// addVitalSignsCategory adds category vital-signs unless obs has it.
-func addVitalSignsCategory(obs map[string]any) {
+// hasVitalSignsCategory reports whether obs has category vital-signs.
+func hasVitalSignsCategory(obs map[string]any) bool {
 	cats, _ := obs["category"].([]any)
 	for _, cat := range cats {
 		if cat, _ := cat.(map[string]any); cat != nil {
 			if codings, _ := cat["coding"].([]any); hasCoding(codings, categorySystem, "vital-signs") {
-				return
+				return true
 			}
 		}
 	}
+	return false
+}
+
+// addVitalSignsCategory adds category vital-signs unless obs has it.
+func addVitalSignsCategory(obs map[string]any) {
+	if hasVitalSignsCategory(obs) {
+		return
+	}
+	cats, _ := obs["category"].([]any)
 	obs["category"] = append(cats, map[string]any{"coding": []any{
 		map[string]any{"system": categorySystem, "code": "vital-signs", "display": "Vital Signs"},
 	}})

@@ -9,6 +9,17 @@
 //   - LOINC codings are added beside the MDC codings of code and of each
 //     component.code (see terms), and category vital-signs where the code
 //     is a vital sign and the category lacks it;
+//   - to conform to the R4 vital-signs profiles, whose vitalsigns profile
+//     binds every component value (required) to the UCUM units of vital
+//     signs (ucum-vitals-common), a vital sign (category vital-signs) loses
+//     the components that qualify the reading: those whose code is no
+//     vital sign and whose value is a string, a CodeableConcept or a
+//     Quantity in another unit (see mapComponents). A single
+//     supplemental-types component (MDC_ATTR_SUPPLEMENTAL_TYPES, such as
+//     MDC_MODALITY_SPOT: how the value was measured) becomes method when
+//     the Observation has none; every other one becomes a note
+//     "<code>: <value>" ("MDC_ATTR_SUPPLEMENTAL_TYPES: MDC_MODALITY_SPOT").
+//     The components of other Observations (glucose) stay as sent;
 //   - references to other entries of the Bundle are rewritten: to a Device
 //     as "Device/" + mappers.IdentifierID of its identifier (the Device
 //     then goes into Reading.Gateways, as the gateway of the
@@ -192,18 +203,10 @@ func (b *bundle) reading(i int) (*mappers.Reading, error) {
 		delete(obs, k)
 	}
 	code, _ := obs["code"].(map[string]any)
-	vital := addLOINC(code, quantityCode(obs))
-	components, _ := obs["component"].([]any)
-	for _, c := range components {
-		if c, _ := c.(map[string]any); c != nil {
-			if cc, _ := c["code"].(map[string]any); cc != nil {
-				addLOINC(cc, quantityCode(c))
-			}
-		}
-	}
-	if vital {
+	if addLOINC(code, quantityCode(obs)) {
 		addVitalSignsCategory(obs)
 	}
+	mapComponents(obs, hasVitalSignsCategory(obs))
 	r.Observation = obs
 	return &r, nil
 }
