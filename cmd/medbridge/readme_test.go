@@ -9,82 +9,113 @@ import (
 	"testing"
 )
 
-// readmeStep is one curl of the README's walk-through and the status its
+// readmeStep is one curl of a README walk-through and the status its
 // comment promises.
 type readmeStep struct {
 	status  string
 	command string
 }
 
-// readmeSteps reads the first sh block after "## Try it": each command is
-// preceded by a comment starting with its expected status code.
-func readmeSteps(t *testing.T) []readmeStep {
+// walkthrough is one sh block of the README with curls: the flags its
+// server runs with (from a "# server: go run ./cmd/medbridge serve ..."
+// line, none without one) and its steps.
+type walkthrough struct {
+	section string
+	flags   []string
+	steps   []readmeStep
+}
+
+// readmeWalkthroughs reads every sh block of the README in which each
+// command is a curl preceded by a comment starting with its expected
+// status code (blocks without status comments are not walk-throughs).
+func readmeWalkthroughs(t *testing.T) []walkthrough {
 	f, err := os.Open("../../README.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
 	var (
-		steps             []readmeStep
-		inSection, inCode bool
-		status, cmd       string
+		out         []walkthrough
+		cur         *walkthrough
+		section     string
+		status, cmd string
 	)
 	statusComment := regexp.MustCompile(`^# (\d{3}) `)
+	serverComment := regexp.MustCompile(`^# server: go run \./cmd/medbridge serve(.*)$`)
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
-		case line == "## Try it":
-			inSection = true
-		case inSection && line == "```sh":
-			inCode = true
-		case inCode && line == "```":
-			return steps
-		case inCode:
+		case cur == nil && strings.HasPrefix(line, "## "):
+			section = strings.TrimPrefix(line, "## ")
+		case cur == nil && line == "```sh":
+			cur = &walkthrough{section: section}
+		case cur != nil && line == "```":
+			if len(cur.steps) > 0 {
+				out = append(out, *cur)
+			}
+			cur = nil
+		case cur != nil:
+			if m := serverComment.FindStringSubmatch(line); m != nil {
+				cur.flags = strings.Fields(m[1])
+				continue
+			}
 			if m := statusComment.FindStringSubmatch(line); m != nil {
 				status = m[1]
 				continue
 			}
-			if strings.TrimSpace(line) == "" {
-				continue
+			if strings.TrimSpace(line) == "" || status == "" && cmd == "" {
+				continue // prose commands (go run ...) are not steps
 			}
 			cmd += strings.TrimSuffix(line, `\`) + " "
 			if !strings.HasSuffix(line, `\`) {
-				steps = append(steps, readmeStep{status: status, command: strings.TrimSpace(cmd)})
+				cur.steps = append(cur.steps, readmeStep{status: status, command: strings.TrimSpace(cmd)})
 				status, cmd = "", ""
 			}
 		}
 	}
-	t.Fatal("README has no sh block under ## Try it")
-	return nil
+	return out
 }
 
-// TestReadmeWalkthrough runs every curl of the README verbatim (only the
-// host and port are swapped for the test server's) in order against a
-// fresh server, and checks each answers the status its comment names.
+// TestReadmeWalkthrough runs every curl of the README's walk-throughs
+// verbatim from the repository root (only the host and port are swapped
+// for the test server's), in order, each walk-through against a fresh
+// server started with its flags, and checks each answers the status its
+// comment names.
 func TestReadmeWalkthrough(t *testing.T) {
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Fatal("curl is needed to check the README's walk-through")
 	}
-	steps := readmeSteps(t)
-	if len(steps) < 8 {
-		t.Fatalf("found %d steps in the README walk-through", len(steps))
+	walks := readmeWalkthroughs(t)
+	if len(walks) < 2 || walks[0].section != "Try it" || len(walks[0].steps) < 8 {
+		t.Fatalf("README walk-throughs: %+v", walks)
 	}
-	p := start(t, nil, "--data-dir", t.TempDir())
-	root := strings.TrimSuffix(p.base, "/fhir")
-	httpStatus := regexp.MustCompile(`(?m)^HTTP/[\d.]+ (\d{3})`)
-	for i, s := range steps {
-		if s.status == "" || !strings.HasPrefix(s.command, "curl ") {
-			t.Fatalf("step %d has no status comment or is not a curl: %q", i+1, s.command)
-		}
-		cmd := strings.ReplaceAll(s.command, "http://127.0.0.1:8080", root)
-		out, err := exec.Command("sh", "-c", cmd).CombinedOutput()
-		if err != nil {
-			t.Fatalf("step %d: %v\n%s\n%s", i+1, err, cmd, out)
-		}
-		m := httpStatus.FindSubmatch(out)
-		if m == nil || string(m[1]) != s.status {
-			t.Errorf("step %d answered %s, README says %s:\n%s\n%s", i+1, m, s.status, s.command, out)
-		}
+	for _, w := range walks {
+		t.Run(w.section, func(t *testing.T) {
+			flags := append([]string{"--data-dir", t.TempDir()}, w.flags...)
+			for i, f := range flags {
+				if strings.HasPrefix(f, "testdata/") {
+					flags[i] = "../../" + f // the README runs from the repository root
+				}
+			}
+			p := start(t, nil, flags...)
+			root := strings.TrimSuffix(p.base, "/fhir")
+			httpStatus := regexp.MustCompile(`(?m)^HTTP/[\d.]+ (\d{3})`)
+			for i, s := range w.steps {
+				if !strings.HasPrefix(s.command, "curl ") {
+					t.Fatalf("step %d is not a curl: %q", i+1, s.command)
+				}
+				cmd := exec.Command("sh", "-c", strings.ReplaceAll(s.command, "http://127.0.0.1:8080", root))
+				cmd.Dir = "../.."
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("step %d: %v\n%s\n%s", i+1, err, s.command, out)
+				}
+				m := httpStatus.FindSubmatch(out)
+				if m == nil || string(m[1]) != s.status {
+					t.Errorf("step %d answered %s, README says %s:\n%s\n%s", i+1, m, s.status, s.command, out)
+				}
+			}
+		})
 	}
 }
