@@ -40,8 +40,9 @@ type rejection struct {
 
 // reading is one validated reading of an accepted message.
 type reading struct {
+	typ   string
 	obs   map[string]any
-	p     *fhir.Parsed
+	doc   doc
 	merge mappers.Merger
 }
 
@@ -50,6 +51,7 @@ type reading struct {
 // version to write.
 type obsState struct {
 	id                          string
+	mapping                     *Mapping
 	readings                    []*reading
 	created, updated, unchanged int
 	next                        *fhir.Resource // nil when nothing changed
@@ -94,7 +96,7 @@ func (b *batch) add(ctx context.Context, msg int, payload []byte) {
 		id := rd.obs["id"].(string)
 		st := b.obs[id]
 		if st == nil {
-			st = &obsState{id: id}
+			st = &obsState{id: id, mapping: b.m}
 			b.obs[id] = st
 			b.order = append(b.order, id)
 		}
@@ -124,11 +126,11 @@ func (b *batch) prepare(ctx context.Context, r *mappers.Reading) (*reading, erro
 		}
 	}
 	obs := mappers.Finish(r, res)
-	p, err := b.s.parse(obs)
+	d, err := b.s.newDoc(b.m, r.Type, obs)
 	if err != nil {
 		return nil, err
 	}
-	return &reading{obs: obs, p: p, merge: r.Merge}, nil
+	return &reading{typ: r.Type, obs: obs, doc: d, merge: r.Merge}, nil
 }
 
 // store settles every Observation against its stored version and writes
@@ -235,7 +237,7 @@ func (s *Service) settle(st *obsState, stored *fhir.Resource) error {
 		prevTime = stored.LastUpdated
 	}
 	for _, rd := range st.readings {
-		p := rd.p
+		d := rd.doc
 		switch {
 		case cur == nil:
 			st.created++
@@ -252,12 +254,12 @@ func (s *Service) settle(st *obsState, stored *fhir.Resource) error {
 				st.unchanged++
 				continue
 			}
-			if p, err = s.parse(merged); err != nil {
+			if d, err = s.newDoc(st.mapping, rd.typ, merged); err != nil {
 				return err
 			}
 			st.updated++
 		default:
-			same, err := s.same(p, cur)
+			same, err := same(d, cur)
 			if err != nil {
 				return err
 			}
@@ -267,7 +269,7 @@ func (s *Service) settle(st *obsState, stored *fhir.Resource) error {
 			}
 			st.updated++
 		}
-		next, err := s.stamp(p, version, prevTime)
+		next, err := s.stamp(d, "Observation", st.id, version, prevTime)
 		if err != nil {
 			return err
 		}
@@ -294,28 +296,26 @@ func (s *Service) parse(m map[string]any) (*fhir.Parsed, error) {
 	return s.codec.Parse(body)
 }
 
-// same reports whether p has cur's content: p serialized with cur's meta
+// same reports whether d has cur's content: d serialized with cur's meta
 // stamps is byte-identical to cur.
-func (s *Service) same(p *fhir.Parsed, cur *fhir.Resource) (bool, error) {
-	p.SetMeta(cur.Version, cur.LastUpdated)
-	b, err := s.codec.Marshal(p)
+func same(d doc, cur *fhir.Resource) (bool, error) {
+	b, err := d.encode(cur.Version, cur.LastUpdated)
 	if err != nil {
 		return false, err
 	}
 	return bytes.Equal(b, cur.JSON), nil
 }
 
-// stamp makes p version v of its resource, last updated now (and after
-// prev), serialized.
-func (s *Service) stamp(p *fhir.Parsed, v int64, prev time.Time) (*fhir.Resource, error) {
+// stamp makes d version v of typ/id, last updated now (and after prev),
+// serialized.
+func (s *Service) stamp(d doc, typ, id string, v int64, prev time.Time) (*fhir.Resource, error) {
 	t := s.now().UTC().Truncate(time.Microsecond)
 	if !t.After(prev) {
 		t = prev.Add(time.Microsecond)
 	}
-	p.SetMeta(v, t)
-	b, err := s.codec.Marshal(p)
+	b, err := d.encode(v, t)
 	if err != nil {
 		return nil, err
 	}
-	return &fhir.Resource{Type: p.Type, ID: p.ID(), Version: v, LastUpdated: t, Method: http.MethodPut, JSON: b}, nil
+	return &fhir.Resource{Type: typ, ID: id, Version: v, LastUpdated: t, Method: http.MethodPut, JSON: b}, nil
 }

@@ -13,7 +13,7 @@ import (
 func Builtin() []*Mapping {
 	return []*Mapping{
 		{
-			Name: "omh", Mapper: omh.New(omh.Options{}),
+			Name: "omh", Mapper: omh.New(omh.Options{}), Trusted: true,
 			Description: map[string]any{
 				"kind":   "built-in",
 				"format": "Open mHealth data points (header + body), namespace omh",

@@ -206,7 +206,7 @@ func (s *Service) ensure(ctx context.Context, typ, id string, change func(cur ma
 		if stored != nil {
 			w.Expected, prev = stored.Version, *stored
 		}
-		r, err := s.stamp(p, w.Expected+1, prev.LastUpdated)
+		r, err := s.stamp(parsedDoc{s.codec, p}, typ, id, w.Expected+1, prev.LastUpdated)
 		if err != nil {
 			return "", err
 		}

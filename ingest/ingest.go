@@ -32,6 +32,10 @@ type Mapping struct {
 	// a patient medbridge does not know is dead-lettered. Otherwise (the
 	// default, iomt-fhir's "Create") the Patient is created on first sight.
 	Lookup bool
+	// Trusted says the mapping builds every reading from typed values into
+	// one shape per reading type, so that validating one reading of each
+	// type proves them all (see doc.go).
+	Trusted bool
 	// Description is what GET /ingest/mappings shows of the mapping.
 	Description any
 }
@@ -60,6 +64,7 @@ type Service struct {
 	log       *slog.Logger
 	now       func() time.Time
 	known     known
+	shapes    shapes
 }
 
 // New builds a Service. Mapping names must be unique and valid URL path
