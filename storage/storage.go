@@ -98,6 +98,22 @@ type Store interface {
 	// when there is none.
 	DeleteDeadLetter(ctx context.Context, id string) error
 
+	// PutRecord stores r, a piece of the server's own state (see Record).
+	// It is a compare-and-swap like Write: it succeeds only when the
+	// stored record's Version equals expected (0: there must be none, or
+	// only an expired one), and stores r with Version expected+1;
+	// otherwise ErrVersionConflict and nothing is written.
+	PutRecord(ctx context.Context, r Record, expected int64) error
+	// GetRecord returns the record kind/id, or ErrNotFound (also when it
+	// has expired).
+	GetRecord(ctx context.Context, kind, id string) (*Record, error)
+	// DeleteRecord removes kind/id and reports ErrNotFound when there was
+	// none (or it had expired). Of two concurrent deletes exactly one
+	// succeeds, so deleting is how a single-use record is consumed.
+	DeleteRecord(ctx context.Context, kind, id string) error
+	// ListRecords returns the unexpired records of a kind, by ID.
+	ListRecords(ctx context.Context, kind string) ([]Record, error)
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 
@@ -210,4 +226,19 @@ type DeadLetterPage struct {
 	Letters []DeadLetter
 	// Next is the cursor for the following page, "" on the last page.
 	Next string
+}
+
+// Record is a piece of the server's own state that is not a FHIR resource
+// and must survive restarts and be shared by every server of a cluster:
+// OAuth clients and users (with hashed secrets), signing keys,
+// authorization codes, refresh tokens, launch contexts, replay caches.
+type Record struct {
+	Kind, ID string
+	// Data is the record's content, opaque to the store.
+	Data []byte
+	// Expires, when not zero, is when the record stops existing: expired
+	// records are not returned and may be purged at any time.
+	Expires time.Time
+	// Version counts the record's writes (1 for the first).
+	Version int64
 }
