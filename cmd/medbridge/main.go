@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/ingest"
@@ -70,6 +72,25 @@ func newLogger(cfg serveConfig, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
+// registerMQTT exports the MQTT subscriber's counters as metrics.
+func registerMQTT(reg *prometheus.Registry, c *mqtt.Counters) {
+	counter := func(name, help string, v func(mqtt.Stats) uint64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(v(c.Stats())) }))
+	}
+	counter("medbridge_mqtt_messages_received_total", "MQTT messages received.", func(s mqtt.Stats) uint64 { return s.Received })
+	counter("medbridge_mqtt_messages_acked_total", "MQTT messages stored (or dead-lettered) and acknowledged.", func(s mqtt.Stats) uint64 { return s.Acked })
+	counter("medbridge_mqtt_messages_failed_total", "MQTT messages not stored, left for redelivery.", func(s mqtt.Stats) uint64 { return s.Failed })
+	counter("medbridge_mqtt_connects_total", "MQTT connections made.", func(s mqtt.Stats) uint64 { return s.Connects })
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "medbridge_mqtt_connected", Help: "1 while connected to the MQTT broker."},
+		func() float64 {
+			if c.Stats().Connected {
+				return 1
+			}
+			return 0
+		}))
+}
+
 // serve runs the server until ctx ends, then shuts down gracefully:
 // in-flight requests finish, then the store closes.
 func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
@@ -90,6 +111,19 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	mqttCfg := mqtt.Config{
+		URL: cfg.mqttURL, Topic: cfg.mqttTopic, ClientID: cfg.mqttClientID,
+		Username: cfg.mqttUsername, Password: cfg.mqttPassword, Logger: log, Counters: &mqtt.Counters{},
+	}
+	if cfg.mqttURL != "" {
+		if err := mqtt.Check(mqttCfg); err != nil {
+			return err
+		}
+	}
+	mappings, err := ingest.Mappings(cfg.mappings)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
@@ -98,10 +132,9 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		// Derived from the bound address, so --addr 127.0.0.1:0 works too.
 		cfg.baseURL = "http://" + ln.Addr().String() + "/fhir"
 	}
-	mappings, err := ingest.Mappings(cfg.mappings)
-	if err != nil {
-		ln.Close()
-		return err
+	registry := prometheus.NewRegistry()
+	if cfg.mqttURL != "" {
+		registerMQTT(registry, mqttCfg.Counters)
 	}
 	svc, err := ingest.New(ingest.Config{Store: store, Spec: spec, Codec: codec, Mappings: mappings, BaseURL: cfg.baseURL, Logger: log})
 	if err != nil {
@@ -110,7 +143,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 	srv, err := server.New(server.Config{
 		Store: store, Spec: spec, Codec: codec, BaseURL: cfg.baseURL,
-		Logger: log, MaxBody: cfg.maxBody, Version: version, Ingest: svc,
+		Logger: log, MaxBody: cfg.maxBody, Version: version, Ingest: svc, Registry: registry,
 	})
 	if err != nil {
 		ln.Close()
@@ -131,12 +164,8 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 		if cfg.mqttURL == "" {
 			return
 		}
-		err := mqtt.Run(mqttCtx, mqtt.Config{
-			URL: cfg.mqttURL, Topic: cfg.mqttTopic, ClientID: cfg.mqttClientID,
-			Username: cfg.mqttUsername, Password: cfg.mqttPassword, Logger: log,
-		}, svc.Handle)
-		if err != nil {
-			errc <- fmt.Errorf("mqtt: %w", err)
+		if err := mqtt.Run(mqttCtx, mqttCfg, svc.Handle); err != nil {
+			errc <- err
 		}
 	}()
 	select {

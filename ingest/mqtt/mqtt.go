@@ -100,6 +100,13 @@ const (
 	connectTimeout    = 10 * time.Second
 )
 
+// Check reports what Run would refuse in cfg, without connecting, so that
+// a server can refuse a bad configuration before it starts serving.
+func Check(cfg Config) error {
+	_, err := newSubscriber(cfg, func(context.Context, string, []byte) error { return nil })
+	return err
+}
+
 // Run subscribes to cfg.Topic and hands each message to h until ctx ends,
 // reconnecting with backoff whenever the connection fails or h returns an
 // error. It returns an error only for a bad Config (before connecting), and
