@@ -1,8 +1,9 @@
 package ingest
 
 import (
-	"errors"
+	"fmt"
 
+	"github.com/medbridge/medbridge/mappers/medtech"
 	"github.com/medbridge/medbridge/mappers/omh"
 	"github.com/medbridge/medbridge/mappers/phd"
 )
@@ -36,10 +37,25 @@ func Builtin() []*Mapping {
 }
 
 // Mappings returns the built-in mappings and those of the template
-// directory dir ("" for none).
+// directory dir ("" for none): one per sub-folder, in the MedTech
+// (iomt-fhir) template format (see mappers/medtech). A template mapping may
+// not take a built-in mapping's name.
 func Mappings(dir string) ([]*Mapping, error) {
-	if dir != "" {
-		return nil, errors.New("ingest: template mappings are not wired yet")
+	out := Builtin()
+	if dir == "" {
+		return out, nil
 	}
-	return Builtin(), nil
+	templates, err := medtech.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range templates {
+		for _, b := range out {
+			if b.Name == m.Name {
+				return nil, fmt.Errorf("%s/%s: %q is the name of a built-in mapping; rename the folder", dir, m.Name, m.Name)
+			}
+		}
+		out = append(out, &Mapping{Name: m.Name, Mapper: m, Lookup: m.Settings.Lookup(), Trusted: true, Description: m.Describe()})
+	}
+	return out, nil
 }

@@ -263,3 +263,64 @@ func TestIngestPHDBundle(t *testing.T) {
 		}
 	}
 }
+
+// pulse is a bedside-monitor message of the example template mapping.
+func pulse(minute, bpm int) []byte {
+	return fmt.Appendf(nil, `{"mrn":"MRN-7","monitor":{"serial":"BM-1","model":"VitalView 300"},"observedAt":"2026-11-20T10:%02d:00Z","pulse":%d}`, minute, bpm)
+}
+
+func TestIngestTemplateMapping(t *testing.T) {
+	servertest.EachBackend(t, func(t *testing.T, b servertest.Backend) {
+		srv := servertest.StartBackend(t, b, servertest.WithIngest(t, "../testdata/mappings"))
+		payloads, err := os.ReadFile("../testdata/mappings/bedside/payloads.ndjson")
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, res, body := postIngest(t, srv, "bedside", payloads, "application/x-ndjson")
+		if status != http.StatusOK || res.Messages != 6 || res.Rejected != 1 || res.Created != res.Readings || res.Created == 0 {
+			t.Fatalf("bedside payloads: %d %s", status, body)
+		}
+		if r := res.Rejections[0]; r.Message != 5 || !strings.Contains(r.Reason, `"n/a"`) {
+			t.Errorf("the n/a pulse: %+v", r)
+		}
+		status, again, body := postIngest(t, srv, "bedside", payloads, "application/x-ndjson")
+		if status != http.StatusOK || again.Unchanged != res.Readings || again.Created+again.Updated != 0 {
+			t.Errorf("the same payloads again: %d %s", status, body)
+		}
+		// The blood pressure panel, found by the EHR's LOINC search.
+		bp := search(t, srv, "/fhir/Observation?code=http://loinc.org|85354-9&patient.identifier=http://hospital.example.org/identifiers/mrn|MRN-100234")
+		if len(bp.Entry) != 1 || !bytes.Contains(bp.Entry[0].Resource, []byte(`"8462-4"`)) || !bytes.Contains(bp.Entry[0].Resource, []byte(`"mm[Hg]"`)) {
+			t.Errorf("blood pressure panel: %d entries", len(bp.Entry))
+		}
+		// °F from the monitor is stored in Cel: 99.5 °F is 37.5 Cel.
+		temp := search(t, srv, "/fhir/Observation?code=http://loinc.org|8310-5&value-quantity=37.5|http://unitsofmeasure.org|Cel")
+		if len(temp.Entry) != 1 {
+			t.Errorf("temperature 37.5 Cel: %d entries", len(temp.Entry))
+		}
+
+		// Hourly SampledData: readings of one hour sent in two batches
+		// merge into one Observation; re-sending changes nothing.
+		first := bytes.Join([][]byte{pulse(0, 70), pulse(1, 71)}, []byte("\n"))
+		second := bytes.Join([][]byte{pulse(2, 72), pulse(3, 73)}, []byte("\n"))
+		postIngest(t, srv, "bedside", first, "application/x-ndjson")
+		status, merged, body := postIngest(t, srv, "bedside", second, "application/x-ndjson")
+		if status != http.StatusOK || merged.Updated != 2 || merged.Created != 2 {
+			t.Fatalf("second half of the hour: %d %s, want 2 readings merged into the hourly series and 2 spot readings created", status, body)
+		}
+		status, replay, body := postIngest(t, srv, "bedside", append(append(first, '\n'), second...), "application/x-ndjson")
+		if status != http.StatusOK || replay.Unchanged != replay.Readings {
+			t.Errorf("the whole hour again: %d %s, want all unchanged", status, body)
+		}
+		var sampled []string
+		for _, e := range search(t, srv, "/fhir/Observation?patient.identifier=MRN-7&_count=100").Entry {
+			var obs struct{ ValueSampledData *struct{ Data string } }
+			_ = json.Unmarshal(e.Resource, &obs)
+			if obs.ValueSampledData != nil {
+				sampled = append(sampled, obs.ValueSampledData.Data)
+			}
+		}
+		if len(sampled) != 1 || !strings.HasPrefix(sampled[0], "70 71 72 73") {
+			t.Errorf("hourly series: %q, want one starting 70 71 72 73", sampled)
+		}
+	})
+}
