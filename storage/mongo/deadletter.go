@@ -2,11 +2,8 @@ package mongo
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -88,7 +85,7 @@ func (s *Store) DeadLetters(ctx context.Context, q storage.DeadLetterQuery) (sto
 		filter = append(filter, bson.E{Key: "mapping", Value: q.Mapping})
 	}
 	if q.After != "" {
-		received, id, err := decodeDeadLetterCursor(q.After)
+		received, id, err := storage.DecodeDeadLetterCursor(q.After)
 		if err != nil {
 			return storage.DeadLetterPage{}, fmt.Errorf("storage/mongo: dead letters: %w", err)
 		}
@@ -112,7 +109,7 @@ func (s *Store) DeadLetters(ctx context.Context, q storage.DeadLetterQuery) (sto
 	if len(docs) > q.Count {
 		docs = docs[:q.Count]
 		last := docs[len(docs)-1]
-		page.Next = encodeDeadLetterCursor(last.Received, last.ID)
+		page.Next = storage.EncodeDeadLetterCursor(last.Received, last.ID)
 	}
 	page.Letters = make([]storage.DeadLetter, len(docs))
 	for i := range docs {
@@ -146,27 +143,4 @@ func (s *Store) DeleteDeadLetter(ctx context.Context, id string) error {
 		return fmt.Errorf("storage/mongo: delete dead letter %s: %w", id, storage.ErrNotFound)
 	}
 	return nil
-}
-
-// A dead-letter cursor is the position of the last letter of a page,
-// "received.id" (received in microseconds), in unpadded base64url so that
-// it passes through a URL as is.
-
-func encodeDeadLetterCursor(received int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(received, 10) + "." + id))
-}
-
-func decodeDeadLetterCursor(cursor string) (received int64, id string, err error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return 0, "", storage.ErrBadCursor
-	}
-	n, id, ok := strings.Cut(string(raw), ".")
-	if !ok || id == "" {
-		return 0, "", storage.ErrBadCursor
-	}
-	if received, err = strconv.ParseInt(n, 10, 64); err != nil {
-		return 0, "", storage.ErrBadCursor
-	}
-	return received, id, nil
 }

@@ -3,10 +3,8 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -63,7 +61,7 @@ func (s *Store) DeadLetters(ctx context.Context, q storage.DeadLetterQuery) (sto
 	for rows.Next() {
 		if len(page.Letters) == q.Count {
 			last := page.Letters[len(page.Letters)-1]
-			page.Next = encodeDeadLetterCursor(last.Received.UnixMicro(), last.ID)
+			page.Next = storage.EncodeDeadLetterCursor(last.Received.UnixMicro(), last.ID)
 			break
 		}
 		d, err := scanDeadLetter(rows)
@@ -88,7 +86,7 @@ func deadLetterQuery(q storage.DeadLetterQuery) (string, []any, error) {
 		args = append(args, q.Mapping)
 	}
 	if q.After != "" {
-		received, id, err := decodeDeadLetterCursor(q.After)
+		received, id, err := storage.DecodeDeadLetterCursor(q.After)
 		if err != nil {
 			return "", nil, err
 		}
@@ -140,27 +138,4 @@ func scanDeadLetter(row interface{ Scan(...any) error }) (*storage.DeadLetter, e
 	}
 	d.Received = time.UnixMicro(received).UTC()
 	return &d, nil
-}
-
-// A dead-letter cursor is the position of the last letter of a page,
-// "received.id" (received in microseconds), in unpadded base64url so that
-// it passes through a URL as is.
-
-func encodeDeadLetterCursor(received int64, id string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(received, 10) + "." + id))
-}
-
-func decodeDeadLetterCursor(cursor string) (received int64, id string, err error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err != nil {
-		return 0, "", storage.ErrBadCursor
-	}
-	n, id, ok := strings.Cut(string(raw), ".")
-	if !ok || id == "" {
-		return 0, "", storage.ErrBadCursor
-	}
-	if received, err = strconv.ParseInt(n, 10, 64); err != nil {
-		return 0, "", storage.ErrBadCursor
-	}
-	return received, id, nil
 }

@@ -18,7 +18,7 @@ func TestDeadLetterPlans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	after := encodeDeadLetterCursor(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), "x")
+	after := storage.EncodeDeadLetterCursor(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC).UnixMicro(), "x")
 	tests := []struct {
 		q     storage.DeadLetterQuery
 		index string
