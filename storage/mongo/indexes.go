@@ -36,8 +36,13 @@ import (
 // DeadLetters reads deadletters by {received, _id}, or by {mapping,
 // received, _id} for one mapping, in the listing order.
 //
-// FerretDB v1 cannot create wildcard indexes (and uses no index anyway), so
-// those are created on MongoDB only.
+// Records (record.go) are written, read and deleted by _id; ListRecords
+// reads {kind, id} in the listing order. A TTL index on expires lets
+// MongoDB delete expired records.
+//
+// FerretDB v1 can create neither wildcard nor TTL indexes (and uses no
+// index anyway), so those are created on MongoDB only. Without the TTL
+// index expired records stay, invisible, since until decides expiry.
 var indexes = map[string][]mongo.IndexModel{
 	"resources": {
 		// Recover finds writes that stopped after their commit point.
@@ -69,15 +74,24 @@ var indexes = map[string][]mongo.IndexModel{
 		// DeadLetters of one mapping, in the listing order.
 		{Keys: bson.D{{Key: "mapping", Value: 1}, {Key: "received", Value: -1}, {Key: "_id", Value: 1}}},
 	},
+	"records": {
+		// ListRecords, in the listing order.
+		{Keys: bson.D{{Key: "kind", Value: 1}, {Key: "id", Value: 1}}},
+	},
 }
 
-// wildcardIndexes are created on MongoDB only (see indexes).
-var wildcardIndexes = map[string][]mongo.IndexModel{
+// mongoDBOnlyIndexes are created on MongoDB only (see indexes).
+var mongoDBOnlyIndexes = map[string][]mongo.IndexModel{
 	"resources": {
 		// Search: date, number and quantity ranges on d.<param>.
 		{Keys: bson.D{{Key: "d.$**", Value: 1}}},
 		// Search: sorting by any parameter.
 		{Keys: bson.D{{Key: "o.$**", Value: 1}}},
+	},
+	"records": {
+		// Deletes a record once expires has passed (a record without
+		// expires never expires).
+		{Keys: bson.D{{Key: "expires", Value: 1}}, Options: options.Index().SetExpireAfterSeconds(0)},
 	},
 }
 
@@ -90,10 +104,10 @@ func (s *Store) createIndexes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, c := range []*mongo.Collection{s.resources, s.history, s.deadLetterCollection()} {
+	for _, c := range []*mongo.Collection{s.resources, s.history, s.deadLetterCollection(), s.recordCollection()} {
 		models := indexes[c.Name()]
 		if !ferret {
-			models = append(models[:len(models):len(models)], wildcardIndexes[c.Name()]...)
+			models = append(models[:len(models):len(models)], mongoDBOnlyIndexes[c.Name()]...)
 		}
 		for _, m := range models {
 			if _, err := c.Indexes().CreateOne(ctx, m); err != nil {

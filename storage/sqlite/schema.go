@@ -206,6 +206,23 @@ CREATE TABLE dead_letters (
 CREATE INDEX dead_letters_received ON dead_letters (received DESC, id);
 CREATE INDEX dead_letters_mapping ON dead_letters (mapping, received DESC, id);
 `,
+	// 5: records, the server's own state (record.go). data is a BLOB so
+	// that it comes back byte for byte; expires is NULL for a record that
+	// never expires. The primary key serves the compare-and-swap, reads
+	// and listing a kind by id; records_expires, holding only the rows
+	// that can expire, lets PutRecord find the expired rows to purge
+	// without reading the others.
+	`
+CREATE TABLE records (
+	kind    TEXT    NOT NULL,
+	id      TEXT    NOT NULL,
+	data    BLOB    NOT NULL,
+	expires INTEGER,
+	version INTEGER NOT NULL,
+	PRIMARY KEY (kind, id)
+) STRICT;
+CREATE INDEX records_expires ON records (expires) WHERE expires IS NOT NULL;
+`,
 }
 
 // migrate brings the database's schema up to the newest version in one

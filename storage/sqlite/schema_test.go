@@ -119,6 +119,9 @@ func TestMigrate(t *testing.T) {
 			if err := s.reader.QueryRow("SELECT count(*) FROM history INDEXED BY history_instance").Scan(&n); err != nil {
 				t.Errorf("schema incomplete: %v", err)
 			}
+			if err := s.reader.QueryRow("SELECT count(*) FROM records INDEXED BY records_expires WHERE expires <= 0").Scan(&n); err != nil {
+				t.Errorf("schema incomplete: %v", err)
+			}
 			if _, err := os.Stat(filepath.Join(dir, FileName)); err != nil {
 				t.Errorf("database file: %v", err)
 			}
