@@ -27,6 +27,9 @@ func (s *Server) create(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.checkWrite(c, r, idx); err != nil {
+		return err
+	}
 	if err := s.store.Write(c.Request().Context(), storage.Write{Resource: *r, Index: idx}); err != nil {
 		return err // a fresh UUID cannot conflict; anything here is internal
 	}

@@ -42,12 +42,18 @@ func (s *Server) lastn(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
-	found, err := s.store.LastN(ctx, q, max)
+	confine, err := s.confinement(c, "Observation")
 	if err != nil {
 		return err
 	}
-	included, err := s.includes(ctx, q, found)
+	run := *q
+	run.Filters = append(slices.Clone(q.Filters), confine...)
+	ctx := c.Request().Context()
+	found, err := s.store.LastN(ctx, &run, max)
+	if err != nil {
+		return err
+	}
+	included, err := s.includedVisible(c, q, found)
 	if err != nil {
 		return err
 	}
@@ -261,6 +267,11 @@ func (s *Server) stats(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		confine, err := s.confinement(c, "Observation")
+		if err != nil {
+			return err
+		}
+		q.Filters = append(q.Filters, confine...)
 		groups, err := s.store.Stats(ctx, q, "value-quantity", quantiles)
 		if err != nil {
 			return err

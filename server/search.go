@@ -94,7 +94,11 @@ func (s *Server) runSearch(c echo.Context, types []string, params url.Values, ex
 	// The extra filters run but stay out of the links, whose path already
 	// carries them (Patient/1/Observation).
 	run := *q
-	run.Filters = append(slices.Clone(q.Filters), extra...)
+	confine, err := s.confinement(c, firstType(types, q.Types))
+	if err != nil {
+		return err
+	}
+	run.Filters = append(append(slices.Clone(q.Filters), extra...), confine...)
 	page, err := s.store.Search(ctx, &run)
 	if errors.Is(err, storage.ErrBadCursor) {
 		return fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "the page token is not valid; start the search again").At(pageTokenParam)
@@ -102,7 +106,7 @@ func (s *Server) runSearch(c echo.Context, types []string, params url.Values, ex
 	if err != nil {
 		return err
 	}
-	included, err := s.includes(ctx, q, page.Resources)
+	included, err := s.includedVisible(c, q, page.Resources)
 	if err != nil {
 		return err
 	}
@@ -197,4 +201,26 @@ func (s *Server) searchLinks(c echo.Context, q *search.Query, page *storage.Sear
 		links = append(links, link("previous", url.Values{pageBeforeParam: {page.Prev}}))
 	}
 	return links
+}
+
+// firstType is the type a confined search runs on: authorization let it
+// through with one type only (see authorizeSystemSearch).
+func firstType(types, queried []string) string {
+	if len(types) > 0 {
+		return types[0]
+	}
+	if len(queried) > 0 {
+		return queried[0]
+	}
+	return ""
+}
+
+// includedVisible runs q's _include/_revinclude for matches and keeps
+// what the token may read.
+func (s *Server) includedVisible(c echo.Context, q *search.Query, matches []fhir.Resource) ([]fhir.Resource, error) {
+	included, err := s.includes(c.Request().Context(), q, matches)
+	if err != nil {
+		return nil, err
+	}
+	return s.visible(c, included)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/medbridge/medbridge/auth"
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/ingest"
@@ -43,6 +44,10 @@ type Config struct {
 	Now func() time.Time
 	// Ingest, when set, serves device ingest under /ingest.
 	Ingest *ingest.Service
+	// Verifier, when set, makes every FHIR and ingest request need a
+	// bearer token it accepts, and the token's scopes decide (see
+	// authorize.go). Nil serves without authorization (--auth off).
+	Verifier auth.Verifier
 }
 
 // Server serves the FHIR REST API over a Store.
@@ -55,6 +60,7 @@ type Server struct {
 	// (http://host:port), under which /ingest lives.
 	root     string
 	ingest   *ingest.Service
+	verifier auth.Verifier
 	log      *slog.Logger
 	maxBody  int64
 	now      func() time.Time
@@ -78,6 +84,7 @@ func New(cfg Config) (*Server, error) {
 		codec:    cfg.Codec,
 		baseURL:  strings.TrimSuffix(cfg.BaseURL, "/"),
 		ingest:   cfg.Ingest,
+		verifier: cfg.Verifier,
 		log:      cfg.Logger,
 		maxBody:  cfg.MaxBody,
 		now:      cfg.Now,
@@ -127,7 +134,7 @@ func (s *Server) routes() {
 	// FHIR routes carry their middleware themselves: echo's Group.Use would
 	// register catch-all routes that turn a wrong method (405) into a 404.
 	fhirRoute := func(methods []string, path string, h echo.HandlerFunc, interaction string) {
-		e.Match(methods, "/fhir"+path, h, s.interaction(interaction), negotiate, s.limitBody)
+		e.Match(methods, "/fhir"+path, h, s.interaction(interaction), negotiate, s.limitBody, s.authorize(interaction))
 	}
 	read := []string{http.MethodGet, http.MethodHead}
 	post := []string{http.MethodPost}

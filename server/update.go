@@ -67,6 +67,9 @@ func (s *Server) update(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		if err := s.checkWrite(c, r, idx); err != nil {
+			return err
+		}
 		w := storage.Write{Resource: *r, Index: idx}
 		if prev != nil {
 			w.Expected = prev.Version
