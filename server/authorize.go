@@ -12,7 +12,6 @@ import (
 
 	"github.com/medbridge/medbridge/auth"
 	"github.com/medbridge/medbridge/auth/scope"
-	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/search"
 	"github.com/medbridge/medbridge/storage"
@@ -201,9 +200,13 @@ func (s *Server) confinement(c echo.Context, typ string) ([]search.Filter, error
 	}
 	var out []search.Filter
 	if d.Compartment != "" {
-		f, err := s.compartmentFilter(typ, "Patient", d.Compartment)
+		f, ok, err := s.compartmentFilter(typ, "Patient", d.Compartment)
 		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			return nil, fhir.Errorf(http.StatusForbidden, fhir.CodeForbidden,
+				"%s resources are not in the Patient compartment, and the token is limited to Patient/%s", typ, d.Compartment)
 		}
 		out = append(out, f)
 	}
@@ -215,35 +218,6 @@ func (s *Server) confinement(c echo.Context, typ string) ([]search.Filter, error
 		out = append(out, fs...)
 	}
 	return out, nil
-}
-
-// compartmentFilter is the filter "in the compartment of owner/id" for
-// resources of typ: one of its compartment parameters references the
-// owner, or it is the owner. A type outside the compartment is refused.
-func (s *Server) compartmentFilter(typ, owner, id string) (search.Filter, error) {
-	codes := s.spec.CompartmentParams(owner, typ)
-	if typ == owner && !slices.Contains(codes, conformance.CompartmentSelf) {
-		codes = append(codes, conformance.CompartmentSelf)
-	}
-	params, err := s.spec.SearchParams(typ)
-	if err != nil {
-		return search.Filter{}, err
-	}
-	member := search.Filter{}
-	for _, code := range codes {
-		if code == conformance.CompartmentSelf {
-			member.Or = append(member.Or, search.Filter{Param: params["_id"], Values: []search.Value{{Code: id}}})
-			continue
-		}
-		if p := params[code]; p != nil {
-			member.Or = append(member.Or, search.Filter{Param: p, Values: []search.Value{{RefType: owner, RefID: id}}})
-		}
-	}
-	if len(member.Or) == 0 {
-		return search.Filter{}, fhir.Errorf(http.StatusForbidden, fhir.CodeForbidden,
-			"%s resources are not in the %s compartment, and the token is limited to %s/%s", typ, owner, owner, id)
-	}
-	return member, nil
 }
 
 // constraintFilters turns the ORed queries of v2 scopes into filters for

@@ -26,17 +26,33 @@ func (s *Server) searchCompartment(c echo.Context) error {
 	if err := checkID(owner, id); err != nil {
 		return err
 	}
-	codes := s.spec.CompartmentParams(owner, target)
-	if target == owner && !slices.Contains(codes, conformance.CompartmentSelf) {
-		codes = append(codes, conformance.CompartmentSelf)
+	member, ok, err := s.compartmentFilter(target, owner, id)
+	if err != nil {
+		return err
 	}
-	if len(codes) == 0 {
+	if !ok {
 		return fhir.Errorf(http.StatusBadRequest, fhir.CodeNotSupported,
 			"%s resources are not in the %s compartment", target, owner)
 	}
-	params, err := s.spec.SearchParams(target)
+	qp, err := searchParams(c)
 	if err != nil {
 		return err
+	}
+	return s.runSearch(c, []string{target}, qp, []search.Filter{member})
+}
+
+// compartmentFilter is the filter "in the compartment of owner/id" for
+// resources of typ: one of its compartment parameters (from the spec's
+// CompartmentDefinition) references the owner, or it is the owner. ok is
+// false when typ is not in the compartment at all.
+func (s *Server) compartmentFilter(typ, owner, id string) (search.Filter, bool, error) {
+	codes := s.spec.CompartmentParams(owner, typ)
+	if typ == owner && !slices.Contains(codes, conformance.CompartmentSelf) {
+		codes = append(codes, conformance.CompartmentSelf)
+	}
+	params, err := s.spec.SearchParams(typ)
+	if err != nil {
+		return search.Filter{}, false, err
 	}
 	member := search.Filter{}
 	for _, code := range codes {
@@ -48,9 +64,5 @@ func (s *Server) searchCompartment(c echo.Context) error {
 			member.Or = append(member.Or, search.Filter{Param: p, Values: []search.Value{{RefType: owner, RefID: id}}})
 		}
 	}
-	qp, err := searchParams(c)
-	if err != nil {
-		return err
-	}
-	return s.runSearch(c, []string{target}, qp, []search.Filter{member})
+	return member, len(member.Or) > 0, nil
 }
