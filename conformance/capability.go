@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -122,7 +123,15 @@ type SecurityCapability struct {
 	Services []string
 	// Description is markdown.
 	Description string
+	// OAuthURIs, when set, are the SMART endpoints published in the
+	// http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris
+	// extension: name (authorize, token, introspect, revoke, manage,
+	// register) → absolute URL.
+	OAuthURIs map[string]string
 }
+
+// oauthURIsExtension is SMART's extension of rest.security.
+const oauthURIsExtension = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 const securityServiceSystem = "http://terminology.hl7.org/CodeSystem/restful-security-service"
 
@@ -201,6 +210,16 @@ func CapabilityStatement(opts CapabilityOptions) ([]byte, error) {
 	if s := opts.Security; s != nil {
 		checkCodes(fail, "security service", s.Services, securityServices)
 		security = &csSecurity{CORS: s.CORS, Description: s.Description}
+		if len(s.OAuthURIs) > 0 {
+			ext := csExtension{URL: oauthURIsExtension}
+			for _, name := range slices.Sorted(maps.Keys(s.OAuthURIs)) {
+				if u, err := url.Parse(s.OAuthURIs[name]); err != nil || !u.IsAbs() {
+					fail("security: oauth-uris %s %q is not an absolute URL", name, s.OAuthURIs[name])
+				}
+				ext.Extension = append(ext.Extension, csExtension{URL: name, ValueURI: s.OAuthURIs[name]})
+			}
+			security.Extension = []csExtension{ext}
+		}
 		for _, code := range s.Services {
 			security.Service = append(security.Service, csCodeableConcept{
 				Coding: []csCoding{{System: securityServiceSystem, Code: code}},
@@ -388,9 +407,16 @@ type csRest struct {
 }
 
 type csSecurity struct {
+	Extension   []csExtension       `json:"extension,omitempty"`
 	CORS        bool                `json:"cors"`
 	Service     []csCodeableConcept `json:"service,omitempty"`
 	Description string              `json:"description,omitempty"`
+}
+
+type csExtension struct {
+	URL       string        `json:"url"`
+	Extension []csExtension `json:"extension,omitempty"`
+	ValueURI  string        `json:"valueUri,omitempty"`
 }
 
 type csCodeableConcept struct {

@@ -65,6 +65,10 @@ func fullOptions() conformance.CapabilityOptions {
 			CORS:        true,
 			Services:    []string{"SMART-on-FHIR"},
 			Description: "OAuth2 bearer tokens",
+			OAuthURIs: map[string]string{
+				"authorize": "https://fhir.example.org/auth/authorize",
+				"token":     "https://fhir.example.org/auth/oauth/token",
+			},
 		},
 	}
 }
@@ -218,6 +222,7 @@ func TestCapabilityStatementRefusesUntrueClaims(t *testing.T) {
 		{"search param without name", func(o *conformance.CapabilityOptions) { o.Types[0].SearchParams[0].Name = "" }, "without a name"},
 		{"operation with $", func(o *conformance.CapabilityOptions) { o.Types[1].Operations[0].Name = "$everything" }, "without the $"},
 		{"operation without definition", func(o *conformance.CapabilityOptions) { o.Types[1].Operations[0].Definition = "" }, "no Definition"},
+		{"relative oauth uri", func(o *conformance.CapabilityOptions) { o.Security.OAuthURIs["token"] = "/auth/token" }, `oauth-uris token "/auth/token"`},
 		{"bad security service", func(o *conformance.CapabilityOptions) { o.Security.Services = []string{"oauth"} }, `security service "oauth"`},
 	}
 	for _, tt := range tests {
