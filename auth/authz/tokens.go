@@ -232,19 +232,24 @@ func (s *Server) RefreshToken(ctx context.Context, r *op.ClientRequest[oidc.Refr
 
 // publicRefresh lets a public client refresh without naming itself:
 // fhirclient sends no client_id then. When a refresh request carries no
-// client authentication at all and its token belongs to a public client,
-// the client_id is taken from the token before the library reads the
-// form. Confidential and backend clients must still authenticate.
+// client authentication at all, the client_id is taken from the refresh
+// token before the library reads the form, if that token belongs to a
+// public client; confidential and backend clients must still
+// authenticate. An unknown token is invalid_grant right away, as there
+// is no client to ask about.
 func (s *Server) publicRefresh(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == pathToken && r.Method == http.MethodPost && r.ParseForm() == nil &&
 			r.PostForm.Get("grant_type") == string(oidc.GrantTypeRefreshToken) &&
 			r.Form.Get("client_id") == "" && r.Form.Get("client_assertion") == "" && r.Header.Get("Authorization") == "" {
 			var rt refreshRecord
-			if _, err := s.rec.get(r.Context(), kindRefresh, hashToken(r.PostForm.Get("refresh_token")), &rt); err == nil {
-				if c, err := s.client(r.Context(), rt.Grant.ClientID); err == nil && c.rec.Type == ClientPublic {
-					r.Form.Set("client_id", c.id)
-				}
+			_, err := s.rec.get(r.Context(), kindRefresh, hashToken(r.PostForm.Get("refresh_token")), &rt)
+			if isNotFound(err) {
+				op.WriteError(w, r, oidc.ErrInvalidGrant().WithDescription("unknown, used or expired refresh token"), nil)
+				return
+			}
+			if c, cerr := s.client(r.Context(), rt.Grant.ClientID); err == nil && cerr == nil && c.rec.Type == ClientPublic {
+				r.Form.Set("client_id", c.id)
 			}
 		}
 		next.ServeHTTP(w, r)
