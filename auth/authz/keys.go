@@ -7,6 +7,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -79,31 +80,39 @@ func (kr *keyRing) load(ctx context.Context, maxAge time.Duration) ([]signingKey
 	return keys, nil
 }
 
+// read returns the stored keys that have not expired on this server's
+// clock, newest first.
 func (kr *keyRing) read(ctx context.Context) ([]signingKey, error) {
+	all, err := kr.rec.store.ListRecords(ctx, kindKey)
+	if err != nil {
+		return nil, err
+	}
 	var keys []signingKey
-	err := kr.rec.list(ctx, kindKey, func(id string, decode func(any) error) error {
+	for _, rec := range all {
+		if !rec.Expires.IsZero() && !kr.now().Before(rec.Expires) {
+			continue
+		}
 		var r keyRecord
-		if err := decode(&r); err != nil {
-			return err
+		if err := json.Unmarshal(rec.Data, &r); err != nil {
+			return nil, fmt.Errorf("authz: decode signing key %s: %w", rec.ID, err)
 		}
 		priv, err := x509.ParsePKCS8PrivateKey(r.PKCS8)
 		if err != nil {
-			return fmt.Errorf("authz: parse signing key %s: %w", id, err)
+			return nil, fmt.Errorf("authz: parse signing key %s: %w", rec.ID, err)
 		}
 		rsaKey, ok := priv.(*rsa.PrivateKey)
 		if !ok {
-			return fmt.Errorf("authz: signing key %s is not an RSA key", id)
+			return nil, fmt.Errorf("authz: signing key %s is not an RSA key", rec.ID)
 		}
-		keys = append(keys, signingKey{id: id, created: r.Created, private: rsaKey})
-		return nil
-	})
+		keys = append(keys, signingKey{id: rec.ID, created: r.Created, private: rsaKey})
+	}
 	sort.Slice(keys, func(i, j int) bool {
 		if !keys[i].created.Equal(keys[j].created) {
 			return keys[i].created.After(keys[j].created)
 		}
 		return keys[i].id > keys[j].id
 	})
-	return keys, err
+	return keys, nil
 }
 
 // create generates and stores a new key, which becomes the current one.
