@@ -37,11 +37,11 @@ func TestSmartConfiguration(t *testing.T) {
 		t.Errorf("code_challenge_methods_supported = %v", got)
 	}
 	for field, want := range map[string][]string{
-		"grant_types_supported":                 {"authorization_code", "refresh_token", "client_credentials"},
-		"token_endpoint_auth_methods_supported": {"client_secret_basic", "private_key_jwt", "none"},
-		"response_types_supported":              {"code"},
+		"grant_types_supported":                            {"authorization_code", "refresh_token", "client_credentials"},
+		"token_endpoint_auth_methods_supported":            {"client_secret_basic", "private_key_jwt", "none"},
+		"response_types_supported":                         {"code"},
 		"token_endpoint_auth_signing_alg_values_supported": {"RS384", "ES384"},
-		"scopes_supported": {"openid", "fhirUser", "launch", "launch/patient", "offline_access", "online_access"},
+		"scopes_supported":                                 {"openid", "fhirUser", "launch", "launch/patient", "offline_access", "online_access"},
 		"capabilities": {"launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric",
 			"client-confidential-asymmetric", "context-ehr-patient", "context-ehr-encounter", "context-standalone-patient",
 			"permission-offline", "permission-online", "permission-patient", "permission-user", "permission-v1",
