@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/medbridge/medbridge/auth/authz"
 )
@@ -60,5 +61,29 @@ func TestListClientsAndUsers(t *testing.T) {
 		if err := e.srv.AddUser(context.Background(), bad); !errors.Is(err, authz.ErrInvalidSpec) {
 			t.Errorf("%+v: %v", bad, err)
 		}
+	}
+}
+
+// The CLI manages a store without a server: what it adds is what the
+// running server uses.
+func TestAdminWithoutServer(t *testing.T) {
+	e := newEnv(t)
+	admin := authz.NewAdmin(e.store)
+	if err := admin.AddUser(context.Background(), authz.UserSpec{Username: "ann", Password: "ann-password", FHIRUser: "Patient/pat7"}); err != nil {
+		t.Fatal(err)
+	}
+	clientID, _, err := admin.AddClient(context.Background(), authz.ClientSpec{Type: authz.ClientPublic, RedirectURIs: []string{"http://127.0.0.1:9/cb"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKid, err := admin.RotateKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.advance(31 * time.Second) // the server's key cache
+	l := e.newLaunch(clientID, "http://127.0.0.1:9/cb", "patient/*.rs")
+	tr := e.exchange(l, e.code(l, "ann", "", "patient/*.rs")).mustOK(t)
+	if kid(t, tr.AccessToken) != newKid || len(e.jwks().Keys) != 2 {
+		t.Error("the server does not use the key the CLI rotated in")
 	}
 }

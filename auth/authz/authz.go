@@ -103,13 +103,42 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Server is the authorization server. It is safe for concurrent use.
+// Admin manages the clients, users and signing keys in a store; the CLI
+// uses it without a running server. It is safe for concurrent use.
+type Admin struct {
+	rec  records
+	now  func() time.Time
+	keys *keyRing
+}
+
+// NewAdmin returns the management API of the authorization server state
+// in store. Keys it retires stay published for DefaultKeyRetention.
+func NewAdmin(store storage.Store) *Admin {
+	return newAdmin(store, time.Now, DefaultKeyRetention)
+}
+
+// DefaultKeyRetention is how long a retired signing key stays published
+// when rotated through NewAdmin: the longest default token lifetime (the
+// id_token's hour) and a margin. A Server rotates with its own lifetimes.
+const DefaultKeyRetention = time.Hour + time.Minute
+
+func newAdmin(store storage.Store, now func() time.Time, retention time.Duration) *Admin {
+	rec := records{store: store}
+	return &Admin{rec: rec, now: now, keys: &keyRing{rec: rec, now: now, retention: retention}}
+}
+
+// RotateKeys adds a new current signing key and returns its key ID. The
+// old keys stay in the JWKS until every token they signed has expired.
+// Running servers start signing with the new key within 30 seconds.
+func (a *Admin) RotateKeys(ctx context.Context) (string, error) { return a.keys.rotate(ctx) }
+
+// Server is the authorization server; its Admin methods manage its
+// state. It is safe for concurrent use.
 type Server struct {
 	op.UnimplementedServer
+	*Admin
 
 	cfg     Config
-	rec     records
-	keys    *keyRing
 	jwks    *clientKeySets
 	handler http.Handler
 }
@@ -146,8 +175,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Server{cfg: cfg, rec: records{store: cfg.Store}}
-	s.keys = &keyRing{rec: s.rec, now: cfg.Now, retention: max(cfg.AccessTokenTTL, cfg.IDTokenTTL) + time.Minute}
+	s := &Server{cfg: cfg, Admin: newAdmin(cfg.Store, cfg.Now, max(cfg.AccessTokenTTL, cfg.IDTokenTTL)+time.Minute)}
 	s.jwks = newClientKeySets(cfg.HTTPClient)
 	if _, err := s.keys.load(ctx, keyCacheTTL); err != nil {
 		return nil, err
@@ -174,12 +202,6 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Issuer returns the issuer URL, without a trailing slash.
 func (s *Server) Issuer() string { return s.cfg.Issuer }
-
-// RotateKeys adds a new current signing key and returns its key ID. The
-// old keys stay in the JWKS until every token they signed has expired.
-func (s *Server) RotateKeys(ctx context.Context) (string, error) { return s.keys.rotate(ctx) }
-
-func (s *Server) now() time.Time { return s.cfg.Now() }
 
 func (s *Server) routes() http.Handler {
 	endpoints := op.Endpoints{

@@ -79,13 +79,13 @@ var ErrInvalidSpec = errors.New("authz: invalid registration")
 // AddClient registers a client and returns its generated client_id and,
 // for a confidential client, its secret: only a hash is stored, so this is
 // the only time the secret is seen.
-func (s *Server) AddClient(ctx context.Context, spec ClientSpec) (clientID, secret string, err error) {
+func (a *Admin) AddClient(ctx context.Context, spec ClientSpec) (clientID, secret string, err error) {
 	if err := spec.validate(); err != nil {
 		return "", "", err
 	}
 	r := clientRecord{
 		Name: spec.Name, Type: spec.Type, RedirectURIs: spec.RedirectURIs,
-		JWKSURL: spec.JWKSURL, JWKS: spec.JWKS, EHRLaunch: spec.EHRLaunch, Created: s.now().UTC(),
+		JWKSURL: spec.JWKSURL, JWKS: spec.JWKS, EHRLaunch: spec.EHRLaunch, Created: a.now().UTC(),
 	}
 	if spec.Type == ClientConfidential {
 		secret = randomToken(32)
@@ -94,7 +94,7 @@ func (s *Server) AddClient(ctx context.Context, spec ClientSpec) (clientID, secr
 		}
 	}
 	clientID = randomToken(16)
-	if err := s.rec.put(ctx, kindClient, clientID, r, 0, time.Time{}); err != nil {
+	if err := a.rec.put(ctx, kindClient, clientID, r, 0, time.Time{}); err != nil {
 		return "", "", fmt.Errorf("authz: store client: %w", err)
 	}
 	return clientID, secret, nil
@@ -153,9 +153,9 @@ func parseJWKS(data []byte) (jose.JSONWebKeySet, error) {
 }
 
 // ListClients returns the registered clients, by client_id.
-func (s *Server) ListClients(ctx context.Context) ([]ClientInfo, error) {
+func (a *Admin) ListClients(ctx context.Context) ([]ClientInfo, error) {
 	var out []ClientInfo
-	err := s.rec.list(ctx, kindClient, func(id string, decode func(any) error) error {
+	err := a.rec.list(ctx, kindClient, func(id string, decode func(any) error) error {
 		var r clientRecord
 		if err := decode(&r); err != nil {
 			return err

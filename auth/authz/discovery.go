@@ -142,7 +142,7 @@ func (s *Server) Keys(ctx context.Context, _ *op.Request[struct{}]) (*op.Respons
 	return op.NewResponse(set), nil
 }
 
-// Health and Ready answer the library's probes.
+// Health answers the library's liveness probe.
 func (s *Server) Health(_ context.Context, _ *op.Request[struct{}]) (*op.Response, error) {
 	return op.NewResponse(op.Status{Status: "ok"}), nil
 }

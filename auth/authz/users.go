@@ -48,7 +48,7 @@ var (
 var ErrUserExists = errors.New("authz: user exists")
 
 // AddUser registers a user; the password is stored as a bcrypt hash.
-func (s *Server) AddUser(ctx context.Context, spec UserSpec) error {
+func (a *Admin) AddUser(ctx context.Context, spec UserSpec) error {
 	if !usernamePattern.MatchString(spec.Username) {
 		return fmt.Errorf("%w: username %q (letters, digits and ._@-)", ErrInvalidSpec, spec.Username)
 	}
@@ -62,8 +62,8 @@ func (s *Server) AddUser(ctx context.Context, spec UserSpec) error {
 	if err != nil {
 		return fmt.Errorf("authz: hash password: %w", err)
 	}
-	r := userRecord{PasswordHash: hash, FHIRUser: spec.FHIRUser, Name: spec.Name, Created: s.now().UTC()}
-	if err := s.rec.put(ctx, kindUser, spec.Username, r, 0, time.Time{}); err != nil {
+	r := userRecord{PasswordHash: hash, FHIRUser: spec.FHIRUser, Name: spec.Name, Created: a.now().UTC()}
+	if err := a.rec.put(ctx, kindUser, spec.Username, r, 0, time.Time{}); err != nil {
 		if isConflict(err) {
 			return fmt.Errorf("%w: %s", ErrUserExists, spec.Username)
 		}
@@ -73,9 +73,9 @@ func (s *Server) AddUser(ctx context.Context, spec UserSpec) error {
 }
 
 // ListUsers returns the registered users, by username.
-func (s *Server) ListUsers(ctx context.Context) ([]UserInfo, error) {
+func (a *Admin) ListUsers(ctx context.Context) ([]UserInfo, error) {
 	var out []UserInfo
-	err := s.rec.list(ctx, kindUser, func(id string, decode func(any) error) error {
+	err := a.rec.list(ctx, kindUser, func(id string, decode func(any) error) error {
 		var r userRecord
 		if err := decode(&r); err != nil {
 			return err
