@@ -38,3 +38,26 @@ type Principal struct {
 	// Scopes are the granted scopes.
 	Scopes scope.Set
 }
+
+// First is a Verifier that accepts a token when any of vs does (the
+// built-in authorization server's and a hospital provider's tokens side
+// by side): it tries them in order and returns the first principal. A
+// token none accepts gets the last invalid-token error; any other failure
+// is returned at once.
+func First(vs ...Verifier) Verifier { return first(vs) }
+
+type first []Verifier
+
+func (vs first) Verify(ctx context.Context, token string) (*Principal, error) {
+	err := error(ErrInvalidToken)
+	for _, v := range vs {
+		var p *Principal
+		if p, err = v.Verify(ctx, token); err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, ErrInvalidToken) {
+			return nil, err
+		}
+	}
+	return nil, err
+}

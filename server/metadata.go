@@ -79,6 +79,7 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 		Date:               s.now(),
 		Types:              types,
 		SystemInteractions: []string{"history-system", "search-system"},
+		Security:           s.security(),
 	})
 }
 
@@ -89,3 +90,22 @@ func (s *Server) capabilities(c echo.Context) error {
 }
 
 func jsonBody(v any) ([]byte, error) { return json.Marshal(v) }
+
+// security is rest.security: SMART on FHIR when tokens are required, with
+// the authorization server's endpoints when medbridge runs its own.
+func (s *Server) security() *conformance.SecurityCapability {
+	if s.verifier == nil {
+		return nil
+	}
+	sec := &conformance.SecurityCapability{
+		CORS:     true,
+		Services: []string{"SMART-on-FHIR"},
+		Description: "Every request needs an OAuth 2.0 bearer access token (SMART App Launch 2.2, SMART Backend Services); " +
+			"its scopes (v1 and v2, with patient compartment and query constraints) decide each interaction. " +
+			"Discovery: " + s.baseURL + "/.well-known/smart-configuration.",
+	}
+	if s.smart != nil {
+		sec.OAuthURIs = s.smart.OAuthURIs
+	}
+	return sec
+}

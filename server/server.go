@@ -48,6 +48,9 @@ type Config struct {
 	// bearer token it accepts, and the token's scopes decide (see
 	// authorize.go). Nil serves without authorization (--auth off).
 	Verifier auth.Verifier
+	// SMART, when set, is the built-in authorization server to serve at
+	// /auth, with SMART discovery.
+	SMART *SMART
 }
 
 // Server serves the FHIR REST API over a Store.
@@ -61,6 +64,7 @@ type Server struct {
 	root     string
 	ingest   *ingest.Service
 	verifier auth.Verifier
+	smart    *SMART
 	log      *slog.Logger
 	maxBody  int64
 	now      func() time.Time
@@ -85,6 +89,7 @@ func New(cfg Config) (*Server, error) {
 		baseURL:  strings.TrimSuffix(cfg.BaseURL, "/"),
 		ingest:   cfg.Ingest,
 		verifier: cfg.Verifier,
+		smart:    cfg.SMART,
 		log:      cfg.Logger,
 		maxBody:  cfg.MaxBody,
 		now:      cfg.Now,
@@ -143,6 +148,10 @@ func (s *Server) routes() {
 	fhirRoute(read, "/", s.searchSystem, "search-system")
 	fhirRoute(post, "/_search", s.searchSystem, "search-system")
 	fhirRoute(read, "/metadata", s.capabilities, "capabilities")
+	if s.smart != nil {
+		fhirRoute(read, "/.well-known/smart-configuration", s.smartConfiguration, "smart-configuration")
+		s.smartRoutes(e)
+	}
 	fhirRoute(read, "/_history", s.history, "history-system")
 	fhirRoute(read, "/:type", s.searchType, "search-type")
 	fhirRoute(post, "/:type/_search", s.searchType, "search-type")

@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,12 +9,15 @@ import (
 
 	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
+
+	"github.com/medbridge/medbridge/auth"
+	"github.com/medbridge/medbridge/auth/scope"
 )
 
 // ErrInvalidToken is returned by Verifier.Verify for a token that is not
 // a valid, unexpired, unrevoked access token of this server for the FHIR
 // base; the FHIR side answers 401 with WWW-Authenticate.
-var ErrInvalidToken = errors.New("authz: invalid access token")
+var ErrInvalidToken = fmt.Errorf("authz: %w", auth.ErrInvalidToken)
 
 // Claims are what the FHIR side needs of a verified access token.
 type Claims struct {
@@ -99,4 +101,23 @@ func (s *Server) parseAccessToken(ctx context.Context, token string) (*Claims, e
 		return nil, fmt.Errorf("%w: not an access token", ErrInvalidToken)
 	}
 	return c, nil
+}
+
+// Principals returns the verifier the FHIR server uses: Verify's checks,
+// and the claims as an auth.Principal with parsed scopes.
+func (s *Server) Principals() auth.Verifier { return principals{s.Verifier()} }
+
+type principals struct{ v *Verifier }
+
+func (p principals) Verify(ctx context.Context, token string) (*auth.Principal, error) {
+	c, err := p.v.Verify(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	set, err := scope.Parse(c.Scope)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
+	}
+	return &auth.Principal{ClientID: c.ClientID, Subject: c.Subject, FHIRUser: c.FHIRUser,
+		Patient: c.Patient, Encounter: c.Encounter, Scopes: set}, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ type serveConfig struct {
 	maxBody                                           int64
 	// mappings is the directory of device-mapping templates.
 	mappings string
+	// An external OpenID provider whose access tokens are accepted too.
+	oidcIssuer, oidcAudience, oidcScopeClaim, oidcPatientClaim, oidcFHIRUserClaim string
 	// The MQTT subscriber, off without mqttURL.
 	mqttURL, mqttTopic, mqttClientID, mqttUsername, mqttPassword string
 }
@@ -32,7 +35,12 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&cfg.dataDir, "data-dir", "medbridge-data", "directory of the embedded SQLite store")
 	fs.StringVar(&cfg.mongoURI, "mongo-uri", "", "MongoDB URI (a replica set in production); when set, data is stored there instead of --data-dir")
 	fs.StringVar(&cfg.baseURL, "base-url", "", "public FHIR base URL (default http://<bound address>/fhir)")
-	fs.StringVar(&cfg.auth, "auth", "off", "authorization: off (local development only)")
+	fs.StringVar(&cfg.auth, "auth", "smart", "authorization: smart (SMART on FHIR bearer tokens, built-in authorization server at /auth) or off (local development on a loopback address only)")
+	fs.StringVar(&cfg.oidcIssuer, "oidc-issuer", "", "also accept access tokens of this OpenID provider (the hospital's identity provider)")
+	fs.StringVar(&cfg.oidcAudience, "oidc-audience", "", "accepted aud values of the provider's tokens, comma-separated (default: the FHIR base URL)")
+	fs.StringVar(&cfg.oidcScopeClaim, "oidc-scope-claim", "scope", "claim holding the SMART scopes (a string or an array, e.g. scp)")
+	fs.StringVar(&cfg.oidcPatientClaim, "oidc-patient-claim", "patient", "claim holding the patient in context")
+	fs.StringVar(&cfg.oidcFHIRUserClaim, "oidc-fhiruser-claim", "fhirUser", "claim holding the user's FHIR resource")
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&maxBody, "max-body", "16MiB", "request body limit (bytes, or with KiB/MiB/GiB)")
@@ -62,8 +70,11 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	if envErr != nil {
 		return cfg, envErr
 	}
-	if cfg.auth != "off" {
-		return cfg, fmt.Errorf("--auth %q is not available yet; use --auth off on a loopback address", cfg.auth)
+	if cfg.auth != "off" && cfg.auth != "smart" {
+		return cfg, fmt.Errorf("--auth must be smart or off, not %q", cfg.auth)
+	}
+	if cfg.auth == "off" && cfg.oidcIssuer != "" {
+		return cfg, errors.New("--oidc-issuer needs --auth smart")
 	}
 	if cfg.logFormat != "text" && cfg.logFormat != "json" {
 		return cfg, fmt.Errorf("--log-format must be text or json, not %q", cfg.logFormat)

@@ -17,11 +17,15 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/medbridge/medbridge/auth"
+	"github.com/medbridge/medbridge/auth/authz"
+	"github.com/medbridge/medbridge/auth/external"
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/ingest"
@@ -44,7 +48,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: medbridge serve [flags] | healthcheck [--url URL] | version")
+		return errors.New("usage: medbridge serve [flags] | users | clients | keys | healthcheck [--url URL] | version")
 	}
 	switch args[0] {
 	case "serve":
@@ -55,13 +59,15 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
 		return serve(ctx, cfg, newLogger(cfg, stderr))
+	case "users", "clients", "keys":
+		return admin(ctx, args[0], args[1:], os.Stdin, os.Stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], stderr)
 	case "version":
 		fmt.Println("medbridge", version)
 		return nil
 	}
-	return fmt.Errorf("unknown command %q; usage: medbridge serve [flags] | healthcheck [--url URL] | version", args[0])
+	return fmt.Errorf("unknown command %q; usage: medbridge serve [flags] | users | clients | keys | healthcheck [--url URL] | version", args[0])
 }
 
 func newLogger(cfg serveConfig, w io.Writer) *slog.Logger {
@@ -128,9 +134,18 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if cfg.auth == "off" && !isLoopback(ln.Addr()) {
+		ln.Close()
+		return fmt.Errorf("--auth off serves every record to anyone who reaches %s; it binds to loopback addresses only (127.0.0.1, ::1)", ln.Addr())
+	}
 	if cfg.baseURL == "" {
 		// Derived from the bound address, so --addr 127.0.0.1:0 works too.
 		cfg.baseURL = "http://" + ln.Addr().String() + "/fhir"
+	}
+	verifier, smart, err := authorization(ctx, cfg, store)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	registry := prometheus.NewRegistry()
 	if cfg.mqttURL != "" {
@@ -144,6 +159,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Store: store, Spec: spec, Codec: codec, BaseURL: cfg.baseURL,
 		Logger: log, MaxBody: cfg.maxBody, Version: version, Ingest: svc, Registry: registry,
+		Verifier: verifier, SMART: smart,
 	})
 	if err != nil {
 		ln.Close()
@@ -151,9 +167,6 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	}
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	log.Info("medbridge serving", append([]any{"base_url", cfg.baseURL, "addr", ln.Addr().String(), "auth", cfg.auth, "version", version}, storeDesc...)...)
-	if cfg.auth == "off" && !isLoopback(ln.Addr()) {
-		log.Warn("authorization is off on a non-loopback address: anyone who reaches it can read and write every record")
-	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	mqttDone := make(chan struct{})
@@ -236,4 +249,38 @@ func healthcheck(ctx context.Context, args []string, stderr io.Writer) error {
 		return fmt.Errorf("%s answered %s", *target, res.Status)
 	}
 	return nil
+}
+
+// authorization sets up --auth smart: the built-in authorization server
+// at <root>/auth and its token verifier, and the verifier of --oidc-issuer
+// when given. Both nil for --auth off.
+func authorization(ctx context.Context, cfg serveConfig, store storage.Store) (auth.Verifier, *server.SMART, error) {
+	if cfg.auth == "off" {
+		return nil, nil, nil
+	}
+	az, err := authz.New(ctx, authz.Config{Issuer: strings.TrimSuffix(cfg.baseURL, "/fhir") + "/auth", FHIRBase: cfg.baseURL, Store: store})
+	if err != nil {
+		return nil, nil, err
+	}
+	sc := az.SmartConfiguration()
+	smart := &server.SMART{Handler: az.Handler(), Configuration: sc, OAuthURIs: map[string]string{
+		"authorize": sc.AuthorizationEndpoint, "token": sc.TokenEndpoint,
+		"introspect": sc.IntrospectionEndpoint, "revoke": sc.RevocationEndpoint,
+	}}
+	verifiers := []auth.Verifier{az.Principals()}
+	if cfg.oidcIssuer != "" {
+		audiences := strings.Split(cfg.oidcAudience, ",")
+		if cfg.oidcAudience == "" {
+			audiences = []string{cfg.baseURL}
+		}
+		ext, err := external.New(ctx, external.Config{
+			Issuer: cfg.oidcIssuer, Audiences: audiences,
+			ScopeClaim: cfg.oidcScopeClaim, PatientClaim: cfg.oidcPatientClaim, FHIRUserClaim: cfg.oidcFHIRUserClaim,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		verifiers = append(verifiers, ext)
+	}
+	return auth.First(verifiers...), smart, nil
 }

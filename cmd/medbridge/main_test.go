@@ -46,11 +46,12 @@ type process struct {
 	done   chan error
 }
 
-// start runs `medbridge serve` on 127.0.0.1:0 with JSON logs and waits for
-// the start-up line, which names the base URL and the store.
+// start runs `medbridge serve` on 127.0.0.1:0 with JSON logs and, unless
+// args say otherwise, --auth off, and waits for the start-up line, which
+// names the base URL and the store.
 func start(t *testing.T, env []string, args ...string) *process {
 	t.Helper()
-	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	cmd := exec.Command(binary, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json", "--auth", "off"}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
@@ -230,8 +231,12 @@ func TestEnvironmentFlags(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "medbridge.db")); err != nil {
 		t.Errorf("MEDBRIDGE_DATA_DIR not used: %v", err)
 	}
-	if err := run(t.Context(), []string{"serve", "--auth", "smart"}, io.Discard); err == nil {
-		t.Error("--auth smart accepted before it exists")
+	if err := run(t.Context(), []string{"serve", "--auth", "basic"}, io.Discard); err == nil {
+		t.Error("--auth basic accepted")
+	}
+	err := run(t.Context(), []string{"serve", "--auth", "off", "--addr", "0.0.0.0:0", "--data-dir", t.TempDir()}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "loopback") {
+		t.Errorf("--auth off on 0.0.0.0: %v, want a refusal naming loopback addresses", err)
 	}
 	if _, err := parseServeFlags([]string{"--max-body", "lots"}, io.Discard); err == nil {
 		t.Error("--max-body lots accepted")
