@@ -119,3 +119,55 @@ func TestReadmeWalkthrough(t *testing.T) {
 		})
 	}
 }
+
+// readmeScripts returns the sh blocks of a README section that have no
+// status comments: scripts a reader pastes whole.
+func readmeScripts(t *testing.T, section string) []string {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n## "+section+"\n")
+	if !ok {
+		t.Fatalf("README has no section %q", section)
+	}
+	rest, _, _ = strings.Cut(rest, "\n## ")
+	var out []string
+	for {
+		_, after, ok := strings.Cut(rest, "```sh\n")
+		if !ok {
+			return out
+		}
+		block, tail, _ := strings.Cut(after, "```")
+		out = append(out, block)
+		rest = tail
+	}
+}
+
+// TestReadmeSMART runs the SMART section's scripts as written (with the
+// built binary for `go run ./cmd/medbridge` and the test server's address)
+// against `serve --auth smart`: the user and app registration succeed, and
+// the curl-only backend recipe gets a token that reads Patients.
+func TestReadmeSMART(t *testing.T) {
+	dir := t.TempDir()
+	p := start(t, nil, "--data-dir", dir, "--auth", "smart")
+	root := strings.TrimSuffix(p.base, "/fhir")
+	scripts := readmeScripts(t, "SMART on FHIR")
+	if len(scripts) != 2 {
+		t.Fatalf("SMART on FHIR has %d sh blocks, want 2", len(scripts))
+	}
+	for i, script := range scripts {
+		script = strings.ReplaceAll(script, "go run ./cmd/medbridge", binary)
+		script = strings.ReplaceAll(script, "http://127.0.0.1:8080", root)
+		cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", script)
+		cmd.Dir = "../.."
+		cmd.Env = append(os.Environ(), "MEDBRIDGE_DATA_DIR="+dir)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("script %d: %v\n%s", i+1, err, out)
+		}
+		if i == 1 && !regexp.MustCompile(`(?m)^HTTP/[\d.]+ 200`).Match(out) {
+			t.Errorf("the backend token did not read Patients:\n%s", out)
+		}
+	}
+}
