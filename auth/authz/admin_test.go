@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/medbridge/medbridge/auth/authz"
+	"github.com/medbridge/medbridge/auth/authz/authztest"
 )
 
 func TestAddClientValidation(t *testing.T) {
 	e := newEnv(t)
-	jwks := newRSAKey(t, "k").jwks(t)
+	jwks := authztest.NewRSAKey(t, "k").JWKS(t)
 	private, _ := json.Marshal(map[string]any{"keys": []any{map[string]any{"kty": "oct", "k": "c2VjcmV0"}}})
 	for name, spec := range map[string]authz.ClientSpec{
 		"no type":                   {RedirectURIs: []string{"https://a/cb"}},
@@ -81,8 +82,8 @@ func TestAdminWithoutServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.advance(31 * time.Second) // the server's key cache
-	l := e.newLaunch(clientID, "http://127.0.0.1:9/cb", "patient/*.rs")
-	tr := e.exchange(l, e.code(l, "ann", "", "patient/*.rs")).mustOK(t)
+	l := e.NewLaunch(authztest.App{ClientID: clientID, RedirectURI: "http://127.0.0.1:9/cb"}, "patient/*.rs")
+	tr := e.Exchange(l, e.Code(l, authztest.User{Name: "ann", Password: "ann-password"}, "", "patient/*.rs")).MustOK(t)
 	if kid(t, tr.AccessToken) != newKid || len(e.jwks().Keys) != 2 {
 		t.Error("the server does not use the key the CLI rotated in")
 	}

@@ -9,7 +9,7 @@ import (
 
 func TestSmartConfiguration(t *testing.T) {
 	e := newEnv(t)
-	resp, body := e.get(e.fhirBase + "/.well-known/smart-configuration")
+	resp, body := e.Get(e.FHIRBase + "/.well-known/smart-configuration")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatal(resp.Status)
 	}
@@ -18,9 +18,9 @@ func TestSmartConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	for field, want := range map[string]string{
-		"issuer": e.issuer, "jwks_uri": e.issuer + "/jwks", "authorization_endpoint": e.issuer + "/authorize",
-		"token_endpoint": e.issuer + "/token", "introspection_endpoint": e.issuer + "/introspect",
-		"revocation_endpoint": e.issuer + "/revoke",
+		"issuer": e.Issuer, "jwks_uri": e.Issuer + "/jwks", "authorization_endpoint": e.Issuer + "/authorize",
+		"token_endpoint": e.Issuer + "/token", "introspection_endpoint": e.Issuer + "/introspect",
+		"revocation_endpoint": e.Issuer + "/revoke",
 	} {
 		if c[field] != want {
 			t.Errorf("%s = %v, want %s", field, c[field], want)
@@ -58,7 +58,7 @@ func TestSmartConfiguration(t *testing.T) {
 
 func TestOpenIDConfiguration(t *testing.T) {
 	e := newEnv(t)
-	resp, body := e.get(e.issuer + "/.well-known/openid-configuration")
+	resp, body := e.Get(e.Issuer + "/.well-known/openid-configuration")
 	var c struct {
 		Issuer   string   `json:"issuer"`
 		JWKS     string   `json:"jwks_uri"`
@@ -69,7 +69,7 @@ func TestOpenIDConfiguration(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &c); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}
-	if c.Issuer != e.issuer || c.JWKS != e.issuer+"/jwks" || c.Token != e.issuer+"/token" || !slices.Equal(c.PKCE, []string{"S256"}) || !slices.Equal(c.IDTokAlg, []string{"RS256"}) {
+	if c.Issuer != e.Issuer || c.JWKS != e.Issuer+"/jwks" || c.Token != e.Issuer+"/token" || !slices.Equal(c.PKCE, []string{"S256"}) || !slices.Equal(c.IDTokAlg, []string{"RS256"}) {
 		t.Errorf("%+v", c)
 	}
 	if len(e.jwks().Keys) != 1 {
@@ -80,11 +80,11 @@ func TestOpenIDConfiguration(t *testing.T) {
 // Browser apps need CORS on the token endpoint, with Authorization named.
 func TestTokenEndpointCORS(t *testing.T) {
 	e := newEnv(t)
-	req, _ := http.NewRequest(http.MethodOptions, e.issuer+"/token", nil)
+	req, _ := http.NewRequest(http.MethodOptions, e.Issuer+"/token", nil)
 	req.Header.Set("Origin", "http://app.example")
 	req.Header.Set("Access-Control-Request-Method", "POST")
 	req.Header.Set("Access-Control-Request-Headers", "authorization, content-type")
-	resp, _ := e.do(req)
+	resp, _ := e.Do(req)
 	if resp.Header.Get("Access-Control-Allow-Origin") == "" {
 		t.Errorf("no CORS on the token endpoint: %v", resp.Header)
 	}

@@ -10,14 +10,16 @@ import (
 	"time"
 
 	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/medbridge/medbridge/auth/authz/authztest"
 )
 
 func (e *env) jwks() jose.JSONWebKeySet {
-	e.t.Helper()
-	_, body := e.get(e.issuer + "/jwks")
+	e.T.Helper()
+	_, body := e.Get(e.Issuer + "/jwks")
 	var set jose.JSONWebKeySet
 	if err := json.Unmarshal([]byte(body), &set); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return set
 }
@@ -52,9 +54,10 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := restarted.Verifier().Verify(t.Context(), before.AccessToken); err != nil {
 		t.Errorf("token of the old key after a restart: %v", err)
 	}
-	clientID, redirectURI := e.publicApp()
-	l := e.newLaunch(clientID, redirectURI, "patient/*.rs")
-	after := e.exchange(l, e.code(l, "ann", "", "patient/*.rs")).mustOK(t)
+	app := e.publicApp()
+	l := e.NewLaunch(app, "patient/*.rs")
+	ann := authztest.User{Name: "ann", Password: "ann-password"} // offlineTokens's
+	after := e.Exchange(l, e.Code(l, ann, "", "patient/*.rs")).MustOK(t)
 	if kid(t, after.AccessToken) != newKid {
 		t.Error("new tokens are not signed with the new key")
 	}
@@ -72,25 +75,25 @@ func TestKeyRotation(t *testing.T) {
 // the store.
 func TestLaunchAcrossServers(t *testing.T) {
 	e := newEnv(t)
-	e.addUser("ann", "Patient/pat7")
-	clientID, redirectURI := e.publicApp()
-	l := e.newLaunch(clientID, redirectURI, "launch/patient patient/*.rs offline_access")
-	code := e.code(l, "ann", "", "launch/patient", "patient/*.rs", "offline_access")
+	ann := e.addUser("ann", "Patient/pat7")
+	app := e.publicApp()
+	l := e.NewLaunch(app, "launch/patient patient/*.rs offline_access")
+	code := e.Code(l, ann, "", "launch/patient", "patient/*.rs", "offline_access")
 
 	other := e.newServer()
-	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {redirectURI}, "client_id": {clientID}, "code_verifier": {l.verifier}}
-	req := httptest.NewRequest(http.MethodPost, e.issuer+"/token", strings.NewReader(form.Encode()))
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {app.RedirectURI}, "client_id": {app.ClientID}, "code_verifier": {l.Verifier}}
+	req := httptest.NewRequest(http.MethodPost, e.Issuer+"/token", strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	rec := httptest.NewRecorder()
 	other.Handler().ServeHTTP(rec, req)
-	var tr tokenResult
+	var tr *authztest.Token
 	if err := json.Unmarshal(rec.Body.Bytes(), &tr); err != nil || rec.Code != http.StatusOK {
 		t.Fatalf("exchange on another server: %d %s", rec.Code, rec.Body)
 	}
 	if _, err := e.srv.Verifier().Verify(t.Context(), tr.AccessToken); err != nil {
 		t.Fatal(err)
 	}
-	e.token(refreshForm(tr.RefreshToken, "")).mustOK(t)
+	e.Refresh(tr.RefreshToken, "").MustOK(t)
 }
 
 // Access tokens expire after Config.AccessTokenTTL.

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/medbridge/medbridge/auth/authz"
+	"github.com/medbridge/medbridge/auth/authz/authztest"
 )
 
 // A clinician's standalone launch through login, patient picker and
@@ -22,36 +23,36 @@ func TestStandaloneLaunchWithPicker(t *testing.T) {
 	e.addUser("drwho", "Practitioner/p1")
 	e.addPatient("pat1", "Smith")
 	e.addPatient("pat2", "Jones")
-	clientID, redirectURI := e.publicApp()
+	app := e.publicApp()
 
 	conf := &oauth2.Config{
-		ClientID: clientID, RedirectURL: redirectURI,
-		Endpoint: oauth2.Endpoint{AuthURL: e.issuer + "/authorize", TokenURL: e.issuer + "/token", AuthStyle: oauth2.AuthStyleInParams},
+		ClientID: app.ClientID, RedirectURL: app.RedirectURI,
+		Endpoint: oauth2.Endpoint{AuthURL: e.Issuer + "/authorize", TokenURL: e.Issuer + "/token", AuthStyle: oauth2.AuthStyleInParams},
 		Scopes:   []string{"openid", "fhirUser", "launch/patient", "patient/Observation.rs", "patient/Condition.rs", "offline_access"},
 	}
 	verifier := oauth2.GenerateVerifier()
-	authURL := conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", e.fhirBase))
-	resp, _ := e.get(authURL)
+	authURL := conf.AuthCodeURL("st-1", oauth2.S256ChallengeOption(verifier), oauth2.SetAuthURLParam("aud", e.FHIRBase))
+	resp, _ := e.Get(authURL)
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("authorize: %d", resp.StatusCode)
 	}
 	login := resp.Header.Get("Location")
-	next := e.submit(login, url.Values{"username": {"drwho"}, "password": {"drwho-password"}})
+	next := e.Submit(login, url.Values{"username": {"drwho"}, "password": {"drwho-password"}})
 	if !strings.Contains(next, "/picker") {
 		t.Fatalf("clinician not sent to the picker: %s", next)
 	}
-	_, picker := e.get(next)
+	_, picker := e.Get(next)
 	if !strings.Contains(picker, "Ann Smith") || !strings.Contains(picker, "Ann Jones") {
 		t.Fatalf("picker does not list the patients:\n%s", picker)
 	}
-	consentURL := e.submit(next, url.Values{"patient": {"pat2"}})
-	_, page := e.get(consentURL)
+	consentURL := e.Submit(next, url.Values{"patient": {"pat2"}})
+	_, page := e.Get(consentURL)
 	for _, sc := range conf.Scopes {
 		if !strings.Contains(page, `value="`+sc+`" checked`) {
 			t.Errorf("consent page lacks a ticked box for %s", sc)
 		}
 	}
-	back := e.consent(consentURL, "openid", "fhirUser", "launch/patient", "patient/Observation.rs", "offline_access")
+	back := e.Consent(consentURL, "openid", "fhirUser", "launch/patient", "patient/Observation.rs", "offline_access")
 	if back.Query().Get("state") != "st-1" {
 		t.Fatalf("state not echoed: %s", back)
 	}
@@ -77,7 +78,7 @@ func TestStandaloneLaunchWithPicker(t *testing.T) {
 	}
 	idToken, _ := tok.Extra("id_token").(string)
 	claims := decodeAtob(t, idToken)
-	if claims["fhirUser"] != e.fhirBase+"/Practitioner/p1" || claims["aud"] == nil || claims["nonce"] != nil {
+	if claims["fhirUser"] != e.FHIRBase+"/Practitioner/p1" || claims["aud"] == nil || claims["nonce"] != nil {
 		t.Errorf("id_token claims: %v", claims)
 	}
 
@@ -85,7 +86,7 @@ func TestStandaloneLaunchWithPicker(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := authz.Claims{ClientID: clientID, Subject: "drwho", Scope: "openid fhirUser launch/patient patient/Observation.rs offline_access", Patient: "pat2", FHIRUser: "Practitioner/p1"}
+	want := authz.Claims{ClientID: app.ClientID, Subject: "drwho", Scope: "openid fhirUser launch/patient patient/Observation.rs offline_access", Patient: "pat2", FHIRUser: "Practitioner/p1"}
 	if c.ClientID != want.ClientID || c.Subject != want.Subject || c.Scope != want.Scope || c.Patient != want.Patient || c.FHIRUser != want.FHIRUser {
 		t.Errorf("claims %+v, want %+v", c, want)
 	}
@@ -117,10 +118,10 @@ func decodeAtob(t *testing.T, jwt string) map[string]any {
 // A patient user's standalone launch gets their own record, no picker.
 func TestStandaloneLaunchPatientUser(t *testing.T) {
 	e := newEnv(t)
-	e.addUser("ann", "Patient/pat7")
-	clientID, redirectURI := e.publicApp()
-	l := e.newLaunch(clientID, redirectURI, "launch/patient patient/*.rs openid fhirUser")
-	tr := e.exchange(l, e.code(l, "ann", "", "launch/patient", "patient/*.rs", "openid", "fhirUser")).mustOK(t)
+	ann := e.addUser("ann", "Patient/pat7")
+	app := e.publicApp()
+	l := e.NewLaunch(app, "launch/patient patient/*.rs openid fhirUser")
+	tr := e.Exchange(l, e.Code(l, ann, "", "launch/patient", "patient/*.rs", "openid", "fhirUser")).MustOK(t)
 	if tr.Patient != "pat7" || tr.FHIRUser != "Patient/pat7" || tr.RefreshToken != "" {
 		t.Errorf("patient %q fhirUser %q refresh %q", tr.Patient, tr.FHIRUser, tr.RefreshToken)
 	}
@@ -129,89 +130,61 @@ func TestStandaloneLaunchPatientUser(t *testing.T) {
 	}
 }
 
-// backendToken gets a client_credentials token with a client assertion.
-func (e *env) backendToken(k *clientKey, clientID, scope string) tokenResult {
-	e.t.Helper()
-	return e.token(url.Values{
-		"grant_type": {"client_credentials"}, "scope": {scope},
-		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-		"client_assertion":      {k.assertion(e.t, clientID, e.issuer+"/token", e.now().Add(4*60e9), "")},
-	})
-}
-
 // An EHR launch: the EHR (a backend client registered for EHR launch)
 // creates the context at POST /auth/launch; the app launches with the
 // launch value, launch/patient and no bare launch scope (as fhirclient
 // does), and gets the patient and encounter without a picker.
 func TestEHRLaunch(t *testing.T) {
 	e := newEnv(t)
-	e.addUser("drwho", "Practitioner/p1")
-	clientID, redirectURI := e.publicApp()
-	ehrKey := newRSAKey(t, "ehr-1")
-	ehrID, _ := e.addClient(authz.ClientSpec{Name: "EHR", Type: authz.ClientBackend, JWKS: ehrKey.jwks(t), EHRLaunch: true})
-	ehrToken := e.backendToken(ehrKey, ehrID, "system/Patient.rs").mustOK(t)
+	drwho := e.addUser("drwho", "Practitioner/p1")
+	app := e.publicApp()
+	ehrKey := authztest.NewRSAKey(t, "ehr-1")
+	ehrID, _ := e.addClient(authz.ClientSpec{Name: "EHR", Type: authz.ClientBackend, JWKS: ehrKey.JWKS(t), EHRLaunch: true})
+	ehrToken := e.Backend(ehrKey, ehrID, "system/Patient.rs").MustOK(t)
 
-	launchID := e.createLaunch(t, ehrToken.AccessToken, `{"patient":"Patient/pat3","encounter":"enc9","fhirUser":"Practitioner/p1"}`, http.StatusCreated)
+	launchID := e.CreateLaunch(ehrToken.AccessToken, `{"patient":"Patient/pat3","encounter":"enc9","fhirUser":"Practitioner/p1"}`, http.StatusCreated)
 
-	l := e.newLaunch(clientID, redirectURI, "launch/patient launch/encounter patient/*.rs openid fhirUser")
-	l.params.Set("launch", launchID)
-	tr := e.exchange(l, e.code(l, "drwho", "", "launch/patient", "launch/encounter", "patient/*.rs", "openid", "fhirUser")).mustOK(t)
+	l := e.NewLaunch(app, "launch/patient launch/encounter patient/*.rs openid fhirUser")
+	l.Params.Set("launch", launchID)
+	tr := e.Exchange(l, e.Code(l, drwho, "", "launch/patient", "launch/encounter", "patient/*.rs", "openid", "fhirUser")).MustOK(t)
 	if tr.Patient != "pat3" || tr.Encounter != "enc9" || tr.NeedPatientBanner == nil || *tr.NeedPatientBanner {
 		t.Errorf("patient %q encounter %q banner %v", tr.Patient, tr.Encounter, tr.NeedPatientBanner)
 	}
 
 	// The launch value was used up.
-	l2 := e.newLaunch(clientID, redirectURI, "launch patient/*.rs")
-	l2.params.Set("launch", launchID)
-	if got := e.authorize(l2).Query().Get("error"); got != "invalid_request" {
+	l2 := e.NewLaunch(app, "launch patient/*.rs")
+	l2.Params.Set("launch", launchID)
+	if got := e.Authorize(l2).Query().Get("error"); got != "invalid_request" {
 		t.Errorf("second use of a launch: error %q", got)
 	}
 }
 
-func (e *env) createLaunch(t *testing.T, token, body string, status int) string {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, e.issuer+"/launch", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, out := e.do(req)
-	if resp.StatusCode != status {
-		t.Fatalf("POST /launch: %d %s, want %d", resp.StatusCode, out, status)
-	}
-	var lr struct {
-		Launch string `json:"launch"`
-	}
-	_ = json.Unmarshal([]byte(out), &lr)
-	return lr.Launch
-}
-
 func TestLaunchWithoutToken(t *testing.T) {
 	e := newEnv(t)
-	e.createLaunch(t, "", `{"patient":"p"}`, http.StatusUnauthorized)
+	e.CreateLaunch("", `{"patient":"p"}`, http.StatusUnauthorized)
 }
 
 func TestLaunchByClientNotRegisteredForEHRLaunch(t *testing.T) {
 	e := newEnv(t)
-	k := newRSAKey(t, "k")
-	id, _ := e.addClient(authz.ClientSpec{Type: authz.ClientBackend, JWKS: k.jwks(t)})
-	tok := e.backendToken(k, id, "system/*.rs").mustOK(t)
-	e.createLaunch(t, tok.AccessToken, `{"patient":"p"}`, http.StatusForbidden)
+	k := authztest.NewRSAKey(t, "k")
+	id, _ := e.addClient(authz.ClientSpec{Type: authz.ClientBackend, JWKS: k.JWKS(t)})
+	tok := e.Backend(k, id, "system/*.rs").MustOK(t)
+	e.CreateLaunch(tok.AccessToken, `{"patient":"p"}`, http.StatusForbidden)
 }
 
 // A launch made for one user cannot be completed by another.
 func TestEHRLaunchForAnotherUser(t *testing.T) {
 	e := newEnv(t)
 	e.addUser("drwho", "Practitioner/p1")
-	clientID, redirectURI := e.publicApp()
+	app := e.publicApp()
 	launchID, err := e.srv.CreateLaunch(context.Background(), authz.LaunchContext{Patient: "pat3", FHIRUser: "Practitioner/p2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := e.newLaunch(clientID, redirectURI, "launch patient/*.rs")
-	l.params.Set("launch", launchID)
-	back, _ := url.Parse(e.submit(e.authorize(l).String(), url.Values{"username": {"drwho"}, "password": {"drwho-password"}}))
-	if back.Query().Get("error") != "access_denied" || back.Query().Get("state") != l.state {
+	l := e.NewLaunch(app, "launch patient/*.rs")
+	l.Params.Set("launch", launchID)
+	back, _ := url.Parse(e.Submit(e.Authorize(l).String(), url.Values{"username": {"drwho"}, "password": {"drwho-password"}}))
+	if back.Query().Get("error") != "access_denied" || back.Query().Get("state") != l.State {
 		t.Errorf("redirect %s", back)
 	}
 }
@@ -219,10 +192,10 @@ func TestEHRLaunchForAnotherUser(t *testing.T) {
 // The user's Deny ends the launch with access_denied.
 func TestConsentDenied(t *testing.T) {
 	e := newEnv(t)
-	e.addUser("ann", "Patient/pat7")
-	clientID, redirectURI := e.publicApp()
-	l := e.newLaunch(clientID, redirectURI, "patient/*.rs")
-	back, _ := url.Parse(e.submit(e.signIn(e.authorize(l).String(), "ann", ""), url.Values{"action": {"deny"}, "scope": {"patient/*.rs"}}))
+	ann := e.addUser("ann", "Patient/pat7")
+	app := e.publicApp()
+	l := e.NewLaunch(app, "patient/*.rs")
+	back, _ := url.Parse(e.Submit(e.SignIn(e.Authorize(l).String(), ann, ""), url.Values{"action": {"deny"}, "scope": {"patient/*.rs"}}))
 	if back.Query().Get("error") != "access_denied" || back.Query().Get("code") != "" {
 		t.Errorf("redirect %s", back)
 	}

@@ -8,23 +8,16 @@ import (
 	"testing"
 
 	"github.com/medbridge/medbridge/auth/authz"
+	"github.com/medbridge/medbridge/auth/authz/authztest"
 )
 
 // offlineTokens runs a patient launch with offline_access.
-func (e *env) offlineTokens(scopes ...string) (tokenResult, string) {
-	e.t.Helper()
-	e.addUser("ann", "Patient/pat7")
-	clientID, redirectURI := e.publicApp()
-	l := e.newLaunch(clientID, redirectURI, "launch/patient patient/Observation.rs patient/Condition.rs offline_access openid fhirUser")
-	return e.exchange(l, e.code(l, "ann", "", scopes...)).mustOK(e.t), clientID
-}
-
-func refreshForm(token, scope string) url.Values {
-	f := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {token}}
-	if scope != "" {
-		f.Set("scope", scope)
-	}
-	return f
+func (e *env) offlineTokens(scopes ...string) (*authztest.Token, string) {
+	e.T.Helper()
+	ann := e.addUser("ann", "Patient/pat7")
+	app := e.publicApp()
+	l := e.NewLaunch(app, "launch/patient patient/Observation.rs patient/Condition.rs offline_access openid fhirUser")
+	return e.Exchange(l, e.Code(l, ann, "", scopes...)).MustOK(e.T), app.ClientID
 }
 
 // A public client refreshes without client_id (as fhirclient does), may
@@ -33,7 +26,7 @@ func refreshForm(token, scope string) url.Values {
 func TestRefreshNarrowing(t *testing.T) {
 	e := newEnv(t)
 	first, _ := e.offlineTokens("launch/patient", "patient/Observation.rs", "patient/Condition.rs", "offline_access", "openid", "fhirUser")
-	second := e.token(refreshForm(first.RefreshToken, "patient/Observation.rs offline_access openid")).mustOK(t)
+	second := e.Refresh(first.RefreshToken, "patient/Observation.rs offline_access openid").MustOK(t)
 	if second.Scope != "patient/Observation.rs offline_access openid" || second.RefreshToken == "" || second.RefreshToken == first.RefreshToken {
 		t.Fatalf("scope %q refresh %q", second.Scope, second.RefreshToken)
 	}
@@ -44,9 +37,9 @@ func TestRefreshNarrowing(t *testing.T) {
 	if err != nil || c.Scope != "patient/Observation.rs offline_access openid" {
 		t.Fatalf("claims %+v, %v", c, err)
 	}
-	e.token(refreshForm(first.RefreshToken, "")).mustFail(t, http.StatusBadRequest, "invalid_grant")
+	e.Refresh(first.RefreshToken, "").MustFail(t, http.StatusBadRequest, "invalid_grant")
 	// Narrowing is per request: the grant's full scope can be asked again.
-	third := e.token(refreshForm(second.RefreshToken, "")).mustOK(t)
+	third := e.Refresh(second.RefreshToken, "").MustOK(t)
 	if third.Scope != first.Scope {
 		t.Errorf("scope %q, want %q", third.Scope, first.Scope)
 	}
@@ -55,8 +48,8 @@ func TestRefreshNarrowing(t *testing.T) {
 func TestRefreshWiderScope(t *testing.T) {
 	e := newEnv(t)
 	first, _ := e.offlineTokens("patient/Observation.rs", "offline_access")
-	e.token(refreshForm(first.RefreshToken, "patient/Observation.rs patient/Condition.rs offline_access")).
-		mustFail(t, http.StatusBadRequest, "invalid_scope")
+	e.Refresh(first.RefreshToken, "patient/Observation.rs patient/Condition.rs offline_access").
+		MustFail(t, http.StatusBadRequest, "invalid_scope")
 }
 
 // Without offline_access or online_access there is no refresh token.
@@ -73,31 +66,22 @@ func TestRefreshByAnotherClient(t *testing.T) {
 	e := newEnv(t)
 	first, _ := e.offlineTokens("patient/Observation.rs", "offline_access")
 	other, _ := e.addClient(authz.ClientSpec{Type: authz.ClientPublic, RedirectURIs: []string{"http://127.0.0.1:9/x"}})
-	f := refreshForm(first.RefreshToken, "")
+	f := authztest.RefreshForm(first.RefreshToken, "")
 	f.Set("client_id", other)
-	e.token(f).mustFail(t, http.StatusBadRequest, "invalid_grant")
-}
-
-// revoke posts to the revocation endpoint as a public client.
-func (e *env) revoke(clientID, token string) {
-	e.t.Helper()
-	resp, body := e.postForm(e.issuer+"/revoke", url.Values{"token": {token}, "client_id": {clientID}})
-	if resp.StatusCode != http.StatusOK {
-		e.t.Fatalf("revoke: %d %s", resp.StatusCode, body)
-	}
+	e.TokenRequest(f).MustFail(t, http.StatusBadRequest, "invalid_grant")
 }
 
 // introspect asks as a confidential resource server.
 func (e *env) introspect(token string) map[string]any {
-	e.t.Helper()
+	e.T.Helper()
 	id, secret := e.addClient(authz.ClientSpec{Type: authz.ClientConfidential, RedirectURIs: []string{"https://rs.example/cb"}})
-	resp, body := e.postForm(e.issuer+"/introspect", url.Values{"token": {token}}, basicAuth(id, secret))
+	resp, body := e.PostForm(e.Issuer+"/introspect", url.Values{"token": {token}}, authztest.BasicAuth(id, secret))
 	if resp.StatusCode != http.StatusOK {
-		e.t.Fatalf("introspect: %d %s", resp.StatusCode, body)
+		e.T.Fatalf("introspect: %d %s", resp.StatusCode, body)
 	}
 	var m map[string]any
 	if err := json.Unmarshal([]byte(body), &m); err != nil {
-		e.t.Fatal(err)
+		e.T.Fatal(err)
 	}
 	return m
 }
@@ -111,14 +95,14 @@ func TestRevokedAccessToken(t *testing.T) {
 	if got["active"] != true || got["patient"] != "pat7" || got["client_id"] != clientID || got["scope"] != tr.Scope {
 		t.Fatalf("introspection before revocation: %v", got)
 	}
-	e.revoke(clientID, tr.AccessToken)
+	e.Revoke(clientID, tr.AccessToken)
 	if _, err := e.srv.Verifier().Verify(t.Context(), tr.AccessToken); err == nil {
 		t.Error("Verifier accepts a revoked token")
 	}
 	if got := e.introspect(tr.AccessToken); got["active"] != false || len(got) != 1 {
 		t.Errorf("introspection after revocation: %v", got)
 	}
-	e.token(refreshForm(tr.RefreshToken, "")).mustFail(t, http.StatusBadRequest, "invalid_grant")
+	e.Refresh(tr.RefreshToken, "").MustFail(t, http.StatusBadRequest, "invalid_grant")
 }
 
 func TestRevokedRefreshToken(t *testing.T) {
@@ -127,7 +111,7 @@ func TestRevokedRefreshToken(t *testing.T) {
 	if got := e.introspect(tr.RefreshToken); got["active"] != true || got["token_type"] != "refresh_token" {
 		t.Fatalf("introspection of the refresh token: %v", got)
 	}
-	e.revoke(clientID, tr.RefreshToken)
+	e.Revoke(clientID, tr.RefreshToken)
 	if got := e.introspect(tr.RefreshToken); got["active"] != false {
 		t.Errorf("introspection after revocation: %v", got)
 	}
@@ -141,7 +125,7 @@ func TestRevokeByAnotherClient(t *testing.T) {
 	e := newEnv(t)
 	tr, _ := e.offlineTokens("patient/Observation.rs")
 	other, _ := e.addClient(authz.ClientSpec{Type: authz.ClientPublic, RedirectURIs: []string{"http://127.0.0.1:9/x"}})
-	e.revoke(other, tr.AccessToken)
+	e.Revoke(other, tr.AccessToken)
 	if _, err := e.srv.Verifier().Verify(t.Context(), tr.AccessToken); err != nil {
 		t.Errorf("another client revoked the token: %v", err)
 	}
@@ -151,7 +135,7 @@ func TestRevokeByAnotherClient(t *testing.T) {
 func TestIntrospectionByPublicClient(t *testing.T) {
 	e := newEnv(t)
 	tr, clientID := e.offlineTokens("patient/Observation.rs")
-	resp, body := e.postForm(e.issuer+"/introspect", url.Values{"token": {tr.AccessToken}, "client_id": {clientID}})
+	resp, body := e.PostForm(e.Issuer+"/introspect", url.Values{"token": {tr.AccessToken}, "client_id": {clientID}})
 	if resp.StatusCode == http.StatusOK || !strings.Contains(body, "invalid_client") {
 		t.Errorf("%d %s", resp.StatusCode, body)
 	}
