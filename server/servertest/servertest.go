@@ -12,9 +12,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/medbridge/medbridge/auth/authz"
+	"github.com/medbridge/medbridge/auth/authz/authztest"
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/ingest"
@@ -202,5 +207,49 @@ func WithIngest(t testing.TB, dir string) Option {
 			t.Fatal(err)
 		}
 		cfg.Ingest = svc
+	}
+}
+
+// SMART is the built-in authorization server of a test server, with a
+// clock the test moves.
+type SMART struct {
+	*authz.Server
+	fhirBase string
+	offset   atomic.Int64 // added to the real time, in nanoseconds
+}
+
+// Now is the authorization server's clock.
+func (s *SMART) Now() time.Time { return time.Now().Add(time.Duration(s.offset.Load())) }
+
+// Advance moves the clock: tokens issued before expire as they would.
+func (s *SMART) Advance(d time.Duration) { s.offset.Add(int64(d)) }
+
+// Agent gets tokens from the server over HTTP, on its clock.
+func (s *SMART) Agent(t testing.TB) *authztest.Agent {
+	a := authztest.New(t, s.Issuer(), s.fhirBase)
+	a.Now = s.Now
+	return a
+}
+
+// WithSMART requires tokens as `medbridge serve --auth smart` does: it
+// fills smart with an authorization server on the test's store, issuer
+// <root>/auth and aud the FHIR base, serves it at /auth with SMART
+// discovery and makes the FHIR server verify its tokens.
+func WithSMART(t testing.TB, smart *SMART) Option {
+	return func(cfg *server.Config) {
+		smart.fhirBase = cfg.BaseURL
+		az, err := authz.New(context.Background(), authz.Config{
+			Issuer: strings.TrimSuffix(cfg.BaseURL, "/fhir") + "/auth", FHIRBase: cfg.BaseURL, Store: cfg.Store, Now: smart.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		smart.Server = az
+		sc := az.SmartConfiguration()
+		cfg.SMART = &server.SMART{Handler: az.Handler(), Configuration: sc, OAuthURIs: map[string]string{
+			"authorize": sc.AuthorizationEndpoint, "token": sc.TokenEndpoint,
+			"introspect": sc.IntrospectionEndpoint, "revoke": sc.RevocationEndpoint,
+		}}
+		cfg.Verifier = az.Principals()
 	}
 }
