@@ -137,9 +137,11 @@ func (s *Server) authorize(interaction string) echo.MiddlewareFunc {
 			c.Set(decisionKey, &d)
 			confined := d.Compartment != "" || d.Constraints != nil
 			switch {
-			case confined && interaction == "history-type":
+			case confined && (interaction == "history-type" || interaction == "history-system"):
+				// Histories are not searches: the confinement's filters
+				// cannot be applied to them.
 				return fhir.Errorf(http.StatusForbidden, fhir.CodeForbidden,
-					"the token is limited to a patient or to queries, and a type's history cannot be limited that way; search instead, or read each resource's history")
+					"the token is limited to a patient or to queries, and a type's or the server's history cannot be limited that way; search instead, or read each resource's history")
 			case confined && slices.Contains([]string{"read", "vread", "history-instance", "delete"}, interaction):
 				if err := s.checkStored(c, c.Param("type"), c.Param("id"), &d); err != nil {
 					return err

@@ -132,6 +132,17 @@ func denied(t *testing.T, res *servertest.Response, status int) {
 	}
 }
 
+// hidden checks that a search shows none of refs to auth, though it
+// shows some to a clinician's user/*.rs token: the query would leak them.
+func (s *smartServer) hidden(t *testing.T, auth, path string, refs ...string) {
+	t.Helper()
+	clinician := s.agent.StandaloneLaunch(s.app, s.drwho, "", "user/*.rs").Bearer()
+	if got := s.refs(t, clinician, path); !slices.ContainsFunc(refs, func(r string) bool { return slices.Contains(got, r) }) {
+		t.Fatalf("%s shows none of %v even to a clinician (%v): the check proves nothing", path, refs, got)
+	}
+	without(t, path, s.refs(t, auth, path), refs...)
+}
+
 // without fails the test if got holds any of the refs.
 func without(t *testing.T, what string, got []string, refs ...string) {
 	t.Helper()
