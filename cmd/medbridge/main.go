@@ -58,7 +58,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 		ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 		defer stop()
-		return serve(ctx, cfg, newLogger(cfg, stderr))
+		log := newLogger(cfg, stderr)
+		slog.SetDefault(log) // libraries that log through slog's default (zitadel/oidc) log like the rest
+		return serve(ctx, cfg, log)
 	case "users", "clients", "keys":
 		return admin(ctx, args[0], args[1:], os.Stdin, os.Stdout, stderr)
 	case "healthcheck":
