@@ -6,6 +6,7 @@ package storage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/medbridge/medbridge/fhir"
@@ -20,6 +21,10 @@ var (
 	ErrVersionConflict = errors.New("storage: version conflict")
 	// ErrBadCursor is returned by Search for a cursor it cannot read.
 	ErrBadCursor = errors.New("storage: bad page cursor")
+	// ErrNoTransactions is returned by WriteAtomic when the store cannot
+	// make several writes atomic (a MongoDB server without multi-document
+	// transactions: a standalone server, FerretDB); nothing was written.
+	ErrNoTransactions = errors.New("storage: the store does not support transactions")
 )
 
 // Store keeps the current version of every resource and its full history.
@@ -69,6 +74,25 @@ type Store interface {
 	// same resource apply in their order in ws, so one batch may hold
 	// versions 1 and 2 of a resource.
 	WriteBatch(ctx context.Context, ws []Write) (errs []error)
+
+	// WriteAtomic applies each of ws as Write does, each with its own
+	// compare-and-swap, and commits them all together or not at all:
+	// either every write becomes durable and visible at once (no reader
+	// sees some of them without the others), or none is written. Writes of
+	// the same resource apply in their order in ws, so one call may hold
+	// versions 1 and 2 of a resource. A nil error means every write is
+	// durable; an empty ws writes nothing and returns nil.
+	//
+	// When one write cannot be made (a failed compare-and-swap, a refused
+	// write), WriteAtomic writes nothing and returns an *AtomicError whose
+	// Index is that write's position in ws and whose Err wraps
+	// ErrVersionConflict or the cause; when several fail, it names one of
+	// them. A failure that belongs to no single write (a cancelled
+	// context, a commit the database refused, a closed store) is returned
+	// as it is, also with nothing written. A store that cannot commit
+	// several writes atomically returns ErrNoTransactions for every call,
+	// having written nothing.
+	WriteAtomic(ctx context.Context, ws []Write) error
 
 	// LastN serves Observation/$lastn: among the current Observations that
 	// match q's Filters it groups those with the same subject and the same
@@ -242,3 +266,18 @@ type Record struct {
 	// Version counts the record's writes (1 for the first).
 	Version int64
 }
+
+// AtomicError says which write made a WriteAtomic fail; nothing of that
+// call was written.
+type AtomicError struct {
+	// Index is the position of the failed write in the call's writes.
+	Index int
+	// Err is that write's failure: ErrVersionConflict or the cause.
+	Err error
+}
+
+func (e *AtomicError) Error() string {
+	return fmt.Sprintf("storage: atomic write %d failed, nothing written: %v", e.Index, e.Err)
+}
+
+func (e *AtomicError) Unwrap() error { return e.Err }

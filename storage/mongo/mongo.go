@@ -20,9 +20,11 @@
 // with it atomically.
 //
 // MongoDB has multi-document transactions but FerretDB, used in tests, has
-// none, and a history append is the only multi-document write, so the store
+// none, and a history append is the only multi-document write, so Write
 // uses none: the current document is the commit point and every other write
 // is idempotent repair work that readers, later writers and Recover finish.
+// Only WriteAtomic needs a transaction, and refuses with
+// storage.ErrNoTransactions on a server that has none (atomic.go).
 package mongo
 
 import (
@@ -49,6 +51,9 @@ type Store struct {
 	client    *mongo.Client
 	resources *mongo.Collection
 	history   *mongo.Collection
+	// transactions is whether the server runs multi-document
+	// transactions, asked once by Open.
+	transactions bool
 }
 
 var _ storage.Store = (*Store)(nil)
@@ -138,6 +143,10 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 
 func (s *Store) start(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	var err error
+	if s.transactions, err = s.supportsTransactions(ctx); err != nil {
 		return err
 	}
 	if err := s.createIndexes(ctx); err != nil {

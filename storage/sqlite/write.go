@@ -27,9 +27,10 @@ func (s *Store) Write(ctx context.Context, w storage.Write) error {
 	if err := validate(w); err != nil {
 		return fmt.Errorf("sqlite: write %s/%s version %d: %w", r.Type, r.ID, r.Version, err)
 	}
-	errs, err := s.submit(ctx, []storage.Write{w})
+	req := &writeRequest{ws: []storage.Write{w}, errs: make([]error, 1)}
+	err := s.submit(ctx, req)
 	if err == nil {
-		err = errs[0]
+		err = req.errs[0]
 	}
 	if err != nil {
 		return fmt.Errorf("sqlite: write %s/%s version %d: %w", r.Type, r.ID, r.Version, err)
