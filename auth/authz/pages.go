@@ -31,8 +31,11 @@ type scopeChoice struct{ Value, Text string }
 
 func (s *Server) render(w http.ResponseWriter, status int, name string, p page) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	// The pages must not be framed (clickjacking of the consent).
-	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
+	// The pages must not be framed (clickjacking of the consent). No
+	// form-action: browsers apply it to the redirects that follow a form
+	// post too, and the consent's redirect goes to the app's registered
+	// redirect_uri on another origin (Chromium blocked the launch).
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'")
 	w.Header().Set("X-Frame-Options", "DENY")
 	w.WriteHeader(status)
 	_ = pages.ExecuteTemplate(w, name, p)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"encoding/json"
@@ -245,10 +246,12 @@ func checkScopes(t *testing.T, granted string, want ...string) {
 }
 
 // TestSmartClient launches fhirclient apps against the real binary: a
-// clinician's standalone launch with the patient picker and a refresh, and
-// an EHR launch created at POST /auth/launch. Each app reads its patient
-// and Observations through the FHIR API with the token it got, and must
-// see exactly that patient's.
+// clinician's standalone launch with the patient picker and a refresh, an
+// EHR launch created at POST /auth/launch, and (when Chromium is there) a
+// patient's standalone launch in headless Chromium with fhirclient's
+// browser build, which decodes the id_token with atob. Each app reads its
+// patient and Observations through the FHIR API with the token it got, and
+// must see exactly that patient's.
 func TestSmartClient(t *testing.T) {
 	needSmartClient(t)
 	w := newSmartWorld(t)
@@ -286,6 +289,25 @@ func TestSmartClient(t *testing.T) {
 		}
 		if r.Token.HasRefreshToken || r.Refreshed {
 			t.Errorf("refresh token without offline_access or online_access")
+		}
+	})
+
+	t.Run("browser", func(t *testing.T) {
+		chromium := cmp.Or(os.Getenv("CHROMIUM"), "/usr/bin/chromium")
+		if _, err := os.Stat(chromium); err != nil {
+			t.Skipf("no Chromium at %s (CI installs Debian's chromium when it can): %v", chromium, err)
+		}
+		scopes := []string{"launch/patient", "openid", "fhirUser", "patient/*.rs"}
+		r := w.runApp(t, "browser.js", w.redirects["browser"], "ann", "--scope", strings.Join(scopes, " "))
+		t.Logf("%s", r.Browser)
+		checkPatientData(t, r, w.ann, w.annObs)
+		checkScopes(t, r.Token.Scope, scopes...)
+		if !slices.Equal(r.Pages, []string{"/auth/login", "/auth/consent"}) {
+			t.Errorf("pages %v, want login and consent (a patient user picks no one)", r.Pages)
+		}
+		want := "Patient/" + w.ann
+		if r.FHIRUser != want || !strings.HasSuffix(r.IDTokenFHIRUser, "/"+want) {
+			t.Errorf("getFhirUser() %q, getIdToken().fhirUser %q in the browser; want %s", r.FHIRUser, r.IDTokenFHIRUser, want)
 		}
 	})
 }
