@@ -65,6 +65,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 		return admin(ctx, args[0], args[1:], os.Stdin, os.Stdout, stderr)
 	case "healthcheck":
 		return healthcheck(ctx, args[1:], stderr)
+	case "conformance":
+		return checkConformance(ctx, args[1:], os.Stdout, stderr)
 	case "version":
 		fmt.Println("medbridge", version)
 		return nil
