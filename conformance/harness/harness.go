@@ -87,6 +87,10 @@ type Result struct {
 	// Reason says what was shown, or why the claim failed or was skipped.
 	Reason   string
 	Evidence []Exchange
+	// Selected is set for a search parameter when a value derived from
+	// the harness's resource was shown to select it (not only to exclude
+	// it).
+	Selected bool
 }
 
 // Report is the outcome of a run.

@@ -12,6 +12,9 @@ import (
 // Counts are the numbers of claims by outcome.
 type Counts struct {
 	Claims, Passed, Failed, Skipped int
+	// SearchParams counts the search parameter claims, Selected those
+	// shown to select a resource by a value derived from it.
+	SearchParams, Selected int
 }
 
 // Counts counts the report's claims.
@@ -26,6 +29,12 @@ func (r *Report) Counts() Counts {
 			c.Failed++
 		case Skip:
 			c.Skipped++
+		}
+		if res.Kind == KindSearchParam {
+			c.SearchParams++
+			if res.Selected {
+				c.Selected++
+			}
 		}
 	}
 	return c
@@ -98,6 +107,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "Server: %s (FHIR %s). Checked %s in %s against its CapabilityStatement.\n\n",
 		mdEscape(r.Software), mdEscape(r.FHIRVersion), r.Started.UTC().Format("2006-01-02 15:04:05 UTC"), r.Duration.Round(100_000_000))
 	fmt.Fprintf(&b, "| Claims | Passed | Failed | Skipped |\n|---:|---:|---:|---:|\n| %d | %d | %d | %d |\n\n", c.Claims, c.Passed, c.Failed, c.Skipped)
+	fmt.Fprintf(&b, "Of %d search parameters, %d were shown to select the harness's resource by a value derived from it (and, where decidable, to exclude it by a value it cannot have); "+
+		"for the others the harness's resource has no value (or none a search can state), so they were shown to answer and to exclude it.\n\n", c.SearchParams, c.Selected)
 	if f := r.Failures(); len(f) > 0 {
 		b.WriteString("## Failed claims\n\n| Scope | Kind | Claim | Reason | Evidence |\n|---|---|---|---|---|\n")
 		for _, res := range f {
@@ -169,7 +180,8 @@ code{font-size:.85em;white-space:pre-wrap}
 <h1>Conformance report: {{.Base}}</h1>
 <p>Server: {{.Software}} (FHIR {{.FHIRVersion}}). Checked {{.Started.UTC.Format "2006-01-02 15:04:05 UTC"}} in {{.Duration.Round 100000000}} against its CapabilityStatement.</p>
 {{with .Counts}}<table><tr><th>Claims</th><th>Passed</th><th>Failed</th><th>Skipped</th></tr>
-<tr><td>{{.Claims}}</td><td class="pass">{{.Passed}}</td><td class="fail">{{.Failed}}</td><td class="skip">{{.Skipped}}</td></tr></table>{{end}}
+<tr><td>{{.Claims}}</td><td class="pass">{{.Passed}}</td><td class="fail">{{.Failed}}</td><td class="skip">{{.Skipped}}</td></tr></table>
+<p>Of {{.SearchParams}} search parameters, {{.Selected}} were shown to select the harness's resource by a value derived from it (and, where decidable, to exclude it by a value it cannot have); for the others the harness's resource has no value (or none a search can state), so they were shown to answer and to exclude it.</p>{{end}}
 {{with .Failures}}<h2>Failed claims</h2><table><tr><th>Scope</th><th>Kind</th><th>Claim</th><th>Reason</th><th>Evidence</th></tr>
 {{range .}}<tr><td>{{.Scope}}</td><td>{{.Kind}}</td><td>{{.Claim}}</td><td>{{.Reason}}</td><td>{{range .Evidence}}<code>{{.}}</code><br>{{end}}</td></tr>
 {{end}}</table>{{end}}

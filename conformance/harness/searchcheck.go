@@ -115,6 +115,7 @@ func (r *runner) checkParam(ctx context.Context, c *check, path string, p search
 			return
 		}
 		shown = append(shown, fmt.Sprintf("%s=%s selects %s", p.Name, v.Match, in.ref()))
+		c.res.Selected = true
 	}
 	if v.NoMatch != "" {
 		found, ok := c.find(ctx, prefix+query(p.Name, v.NoMatch), "searchset", in.typ, in.id, !idFilter)

@@ -33,21 +33,27 @@ func (r *runner) checkSystem(ctx context.Context) {
 		}
 	}
 	var in *instance
+	noResource := "no resource to check it on: no claimed type can be created"
 	if sys != nil {
-		c := r.claim(SystemScope, KindCapability, "system checks' resource")
+		// Not a claim: create is checked as a claim of its type.
+		c := &check{r: r, done: true}
 		if in, _ = r.create(ctx, c, sys.Type, "", nil); in != nil {
 			res, err := r.do(ctx, http.MethodGet, in.ref(), nil, nil)
 			if err == nil && res.status == http.StatusOK {
 				in.learn(res)
 			}
+		} else {
+			noResource = "no resource to check it on: creating a " + sys.Type + " for the system checks failed"
+			if len(c.res.Evidence) > 0 {
+				noResource += " (" + c.res.Evidence[0].String() + ")"
+			}
 		}
-		c.done = true // evidence only: create is checked as a claim of its type
 	}
 	for _, f := range r.cs.PatchFormat {
 		c := r.claim(SystemScope, KindCapability, "patchFormat: "+f)
 		switch {
 		case in == nil || !has(sys.Interaction, "patch"):
-			c.skip("no resource of a type that claims patch to patch")
+			c.skip("no resource of a type that claims patch to patch: %s", noResource)
 		case patchBody(f, in, "") == nil:
 			c.skip("the harness cannot write a patch in %s", f)
 		default:
@@ -63,7 +69,7 @@ func (r *runner) checkSystem(ctx context.Context) {
 		case !slices.Contains(systemInteractions, i.Code):
 			c.skip("the harness has no check for the interaction %q", i.Code)
 		case in == nil:
-			c.skip("no resource to check it on: no claimed type can be created")
+			c.skip("%s", noResource)
 		case i.Code == "search-system":
 			r.searchSystem(ctx, c, in)
 		case i.Code == "history-system":
@@ -78,7 +84,7 @@ func (r *runner) checkSystem(ctx context.Context) {
 	for _, p := range rest.SearchParam {
 		c := r.claim(SystemScope, KindSearchParam, p.Name)
 		if in == nil {
-			c.skip("no resource to search for: no claimed type can be created")
+			c.skip("%s", noResource)
 			continue
 		}
 		defs, _ := r.spec.SearchParams(in.typ)
