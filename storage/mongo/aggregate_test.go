@@ -45,7 +45,9 @@ func TestQuantityValues(t *testing.T) {
 		return storage.IndexEntry{Param: param, Type: conformance.ParamQuantity, System: "http://unitsofmeasure.org", Code: "mm[Hg]", Number: v}
 	}
 	got := quantityValues([]storage.IndexEntry{q("component-value-quantity", 120), q("component-value-quantity", 120),
-		q("component-value-quantity", 80), q("value-quantity", 3), {Param: "date", Type: conformance.ParamDate}})
+		q("component-value-quantity", 80), q("value-quantity", 3), {Param: "date", Type: conformance.ParamDate},
+		q("value-quantity", -1e245)}) // no finite square: left out
+
 	want := []quantityDoc{}
 	for _, e := range []struct {
 		p string
