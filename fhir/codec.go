@@ -86,9 +86,13 @@ func (p *Parsed) field(name protoreflect.Name) proto.Message {
 	return p.resource.Get(fd).Message().Interface()
 }
 
-// Marshal returns the canonical JSON of p.
+// Marshal returns the canonical JSON of p. It marshals a copy: the
+// marshaller changes primitives that carry only extensions (an
+// ActivityDefinition's timing event), so a second Marshal of the same
+// Parsed — an update compares with the stored version, then stamps the
+// new one — would fail.
 func (c *Codec) Marshal(p *Parsed) ([]byte, error) {
-	b, err := c.marshaller.Marshal(p.contained)
+	b, err := c.marshaller.Marshal(proto.Clone(p.contained))
 	if err != nil {
 		return nil, fmt.Errorf("fhir: marshal %s: %w", p.Type, err)
 	}

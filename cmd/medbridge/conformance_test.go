@@ -24,13 +24,7 @@ import (
 // knownFailures are the claims medbridge's CapabilityStatement makes that
 // the harness shows untrue, as "Scope kind claim"; each is a server bug to
 // fix, after which it leaves this list.
-var knownFailures = []string{
-	// PUT of a changed ActivityDefinition whose timingTiming.event has an
-	// extension-only dateTime (_event) answers 500: "marshal
-	// ActivityDefinition: ... serialize dateTime: invalid DateTime
-	// precision"; POST of the same content succeeds.
-	"ActivityDefinition interaction update",
-}
+var knownFailures []string
 
 // failedRow is a row of the Markdown report's "Failed claims" table.
 var failedRow = regexp.MustCompile(`(?m)^\| (\S+) \| (\S+) \| (.+?) \| .* \| .* \|$`)
