@@ -16,31 +16,13 @@
 // one JSON object like launch.js does.
 "use strict";
 
+const { options, fail } = require("./lib/cli");
 const fs = require("node:fs");
 const http = require("node:http");
 const path = require("node:path");
-const { parseArgs } = require("node:util");
 const { chromium } = require("playwright-core");
 
-const { values: opt } = parseArgs({
-  options: {
-    iss: { type: "string" },
-    "client-id": { type: "string" },
-    "redirect-uri": { type: "string" },
-    username: { type: "string" },
-    password: { type: "string", default: process.env.SMART_PASSWORD || "" },
-    patient: { type: "string", default: "" },
-    scope: { type: "string", default: "launch/patient openid fhirUser patient/*.rs" },
-  },
-});
-for (const name of ["iss", "client-id", "redirect-uri", "username", "password"]) {
-  if (!opt[name]) fail(`--${name} is required`);
-}
-
-function fail(msg) {
-  process.stderr.write(`browser.js: ${msg}\n`);
-  process.exit(1);
-}
+const opt = options({}, "launch/patient openid fhirUser patient/*.rs");
 
 const STEP_TIMEOUT = 20000;
 const redirect = new URL(opt["redirect-uri"]);

@@ -17,31 +17,12 @@
 // Observations it saw.
 "use strict";
 
+const { options, fail } = require("./lib/cli");
 const http = require("node:http");
-const { parseArgs } = require("node:util");
 const smart = require("fhirclient");
 const agent = require("./lib/agent");
 
-const { values: opt } = parseArgs({
-  options: {
-    iss: { type: "string" },
-    "client-id": { type: "string" },
-    "redirect-uri": { type: "string" },
-    username: { type: "string" },
-    password: { type: "string", default: process.env.SMART_PASSWORD || "" },
-    patient: { type: "string", default: "" },
-    launch: { type: "string", default: "" },
-    scope: { type: "string", default: "launch/patient openid fhirUser patient/*.rs offline_access" },
-  },
-});
-for (const name of ["iss", "client-id", "redirect-uri", "username", "password"]) {
-  if (!opt[name]) fail(`--${name} is required`);
-}
-
-function fail(msg) {
-  process.stderr.write(`launch.js: ${msg}\n`);
-  process.exit(1);
-}
+const opt = options({ launch: { type: "string", default: "" } }, "launch/patient openid fhirUser patient/*.rs offline_access");
 
 const redirect = new URL(opt["redirect-uri"]);
 // One user, one session: the app's server-side session store.
