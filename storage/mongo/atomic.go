@@ -103,44 +103,11 @@ func (s *Store) writeInTransaction(ctx context.Context, doc *currentDoc, expecte
 		if err != nil {
 			return fmt.Errorf("storage/mongo: creating %s: %w", doc.Key, err)
 		}
-	} else if err := s.swapInTransaction(ctx, doc, expected); err != nil {
+	} else if err := s.swap(ctx, doc, expected, 2); err != nil {
 		return err
 	}
 	if err := s.supersede(ctx, doc); err != nil {
 		return err
 	}
 	return s.commitHistory(ctx, doc)
-}
-
-// swapInTransaction replaces the current document at version expected by
-// doc, finishing it first when a Write left it pending.
-func (s *Store) swapInTransaction(ctx context.Context, doc *currentDoc, expected int64) error {
-	filter := bson.D{
-		{Key: "_id", Value: doc.Key},
-		{Key: "version", Value: expected},
-		{Key: "pending", Value: false},
-	}
-	for range 2 {
-		res, err := s.resources.ReplaceOne(ctx, filter, doc)
-		if err != nil {
-			return fmt.Errorf("storage/mongo: updating %s: %w", doc.Key, err)
-		}
-		if res.MatchedCount == 1 {
-			return nil
-		}
-		cur, err := s.current(ctx, doc.Key)
-		if errors.Is(err, storage.ErrNotFound) {
-			return fmt.Errorf("%w: %s does not exist", storage.ErrVersionConflict, doc.Key)
-		}
-		if err != nil {
-			return err
-		}
-		if cur.Version != expected {
-			return fmt.Errorf("%w: %s is at version %d, not %d", storage.ErrVersionConflict, doc.Key, cur.Version, expected)
-		}
-		if err := s.finish(ctx, cur); err != nil {
-			return err
-		}
-	}
-	return fmt.Errorf("storage/mongo: %s version %d stays pending", doc.Key, expected)
 }

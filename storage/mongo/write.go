@@ -174,14 +174,22 @@ func (s *Store) commit(ctx context.Context, doc *currentDoc, expected int64) err
 		}
 		return fmt.Errorf("storage/mongo: creating %s: %w", doc.Key, err)
 	}
+	// Each retry follows a finish of the previous version, which only its
+	// own writer, a helper or Recover can make pending again: never.
+	return s.swap(ctx, doc, expected, 3)
+}
+
+// swap replaces the current document at version expected by doc: a
+// ReplaceOne filtered on the version and not pending. A pending current
+// document at that version (a Write between its steps) is finished first,
+// up to tries times; any other version is ErrVersionConflict.
+func (s *Store) swap(ctx context.Context, doc *currentDoc, expected int64, tries int) error {
 	filter := bson.D{
 		{Key: "_id", Value: doc.Key},
 		{Key: "version", Value: expected},
 		{Key: "pending", Value: false},
 	}
-	// Each retry follows a finish of the previous version, which only its
-	// own writer, a helper or Recover can make pending again: never.
-	for range 3 {
+	for range tries {
 		res, err := s.resources.ReplaceOne(ctx, filter, doc)
 		if err != nil {
 			return fmt.Errorf("storage/mongo: updating %s: %w", doc.Key, err)
