@@ -100,6 +100,13 @@ var scopeRequests = map[string]scope.Request{
 	"search-compartment": {Interaction: scope.SearchType},
 	"operation-lastn":    {Interaction: scope.Operation, Name: "lastn", Type: "Observation"},
 	"operation-stats":    {Interaction: scope.Operation, Name: "stats", Type: "Observation"},
+	"patch":              {Interaction: scope.Patch},
+	"conditional-update": {Interaction: scope.Update},
+	"conditional-delete": {Interaction: scope.Delete},
+	"conditional-patch":  {Interaction: scope.Patch},
+	// $validate changes nothing: a read-only operation.
+	"operation-validate":          {Interaction: scope.Operation, Name: "validate"},
+	"operation-validate-instance": {Interaction: scope.Operation, Name: "validate"},
 }
 
 // public are the interactions open without a token: how to authorize and
@@ -142,7 +149,7 @@ func (s *Server) authorize(interaction string) echo.MiddlewareFunc {
 				// cannot be applied to them.
 				return fhir.Errorf(http.StatusForbidden, fhir.CodeForbidden,
 					"the token is limited to a patient or to queries, and a type's or the server's history cannot be limited that way; search instead, or read each resource's history")
-			case confined && slices.Contains([]string{"read", "vread", "history-instance", "delete"}, interaction):
+			case confined && slices.Contains([]string{"read", "vread", "history-instance", "delete", "patch", "operation-validate-instance"}, interaction):
 				if err := s.checkStored(c, c.Param("type"), c.Param("id"), &d); err != nil {
 					return err
 				}

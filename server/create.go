@@ -11,29 +11,61 @@ import (
 )
 
 // create serves POST /fhir/:type: the server assigns the id (an id in the
-// body is replaced, as the spec says) and stores version 1.
+// body is replaced, as the spec says) and stores version 1. With
+// If-None-Exist it is a conditional create (see conditional.go).
 func (s *Server) create(c echo.Context) error {
 	typ := c.Param("type")
 	p, err := s.parseBody(c, typ)
 	if err != nil {
 		return err
 	}
-	p.SetID(uuid.NewString())
-	r, err := s.newVersion(p, nil, http.MethodPost)
+	if criteria := c.Request().Header.Get("If-None-Exist"); criteria != "" {
+		return s.conditionalCreate(c, p, criteria)
+	}
+	r, err := s.insert(c, p, http.MethodPost)
 	if err != nil {
 		return err
+	}
+	return s.writeWritten(c, http.StatusCreated, r)
+}
+
+// insert stores p as version 1 of a new resource whose id the server
+// assigns; method is the request's, for the history.
+func (s *Server) insert(c echo.Context, p *fhir.Parsed, method string) (*fhir.Resource, error) {
+	p.SetID(uuid.NewString())
+	w, err := s.prepare(c, p, nil, method)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Write(c.Request().Context(), w); err != nil {
+		return nil, err // a fresh UUID cannot conflict; anything here is internal
+	}
+	return &w.Resource, nil
+}
+
+// prepare makes the write of p as the version after prev (nil: the
+// first): stamped, serialized, indexed, inside what the token may write
+// and conforming to the profiles it claims (see checkClaims).
+func (s *Server) prepare(c echo.Context, p *fhir.Parsed, prev *fhir.Resource, method string) (storage.Write, error) {
+	r, err := s.newVersion(p, prev, method)
+	if err != nil {
+		return storage.Write{}, err
 	}
 	idx, err := s.extractor.Extract(r.Type, r.JSON)
 	if err != nil {
-		return err
+		return storage.Write{}, err
 	}
 	if err := s.checkWrite(c, r, idx); err != nil {
-		return err
+		return storage.Write{}, err
 	}
-	if err := s.store.Write(c.Request().Context(), storage.Write{Resource: *r, Index: idx}); err != nil {
-		return err // a fresh UUID cannot conflict; anything here is internal
+	if err := s.checkClaims(c, r.JSON); err != nil {
+		return storage.Write{}, err
 	}
-	return s.writeWritten(c, http.StatusCreated, r)
+	w := storage.Write{Resource: *r, Index: idx}
+	if prev != nil {
+		w.Expected = prev.Version
+	}
+	return w, nil
 }
 
 // parseBody reads, parses and validates a resource of type typ.
@@ -42,6 +74,11 @@ func (s *Server) parseBody(c echo.Context, typ string) (*fhir.Parsed, error) {
 	if err != nil {
 		return nil, err
 	}
+	return s.parseAs(body, typ)
+}
+
+// parseAs parses and validates body, which must be a resource of type typ.
+func (s *Server) parseAs(body []byte, typ string) (*fhir.Parsed, error) {
 	p, err := s.codec.Parse(body)
 	if err != nil {
 		return nil, err

@@ -23,21 +23,31 @@ func (s *Server) delete(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	r, err := s.remove(c, typ, id, want)
+	if err != nil {
+		return err
+	}
+	versionHeaders(c, r)
+	return c.NoContent(http.StatusNoContent)
+}
+
+// remove writes the deletion version of typ/id and returns it, or the
+// deletion that is already current. want is If-Match as in save.
+func (s *Server) remove(c echo.Context, typ, id string, want int64) (*fhir.Resource, error) {
 	ctx := c.Request().Context()
 	for attempt := 1; ; attempt++ {
 		prev, err := s.store.Read(ctx, typ, id)
 		if errors.Is(err, storage.ErrNotFound) {
-			return fhir.NotFound(typ, id)
+			return nil, fhir.NotFound(typ, id)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if err := checkPrecondition(want, prev, typ, id); err != nil {
-			return err
+			return nil, err
 		}
 		if prev.Deleted {
-			versionHeaders(c, prev)
-			return c.NoContent(http.StatusNoContent)
+			return prev, nil
 		}
 		r := fhir.Resource{Type: typ, ID: id, Version: prev.Version + 1, LastUpdated: s.nextTime(prev), Deleted: true, Method: http.MethodDelete}
 		err = s.store.Write(ctx, storage.Write{Resource: r, Expected: prev.Version})
@@ -45,9 +55,8 @@ func (s *Server) delete(c echo.Context) error {
 			continue
 		}
 		if err != nil {
-			return versionConflict(err, want, typ, id)
+			return nil, versionConflict(err, want, typ, id)
 		}
-		versionHeaders(c, &r)
-		return c.NoContent(http.StatusNoContent)
+		return &r, nil
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 
 	"github.com/labstack/echo/v4"
 
@@ -11,16 +12,27 @@ import (
 
 // typeInteractions are the interactions routes() registers for every
 // resource type.
-var typeInteractions = []string{"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"}
+var typeInteractions = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
 
-// typeOperations are the type-level operations routes() registers; the
-// definitions are R4's own.
+// typeOperations are the type-level operations routes() registers for
+// one type; the definitions are R4's own.
 var typeOperations = map[string][]conformance.OperationCapability{
 	"Observation": {
 		{Name: "lastn", Definition: "http://hl7.org/fhir/OperationDefinition/Observation-lastn"},
 		{Name: "stats", Definition: "http://hl7.org/fhir/OperationDefinition/Observation-stats"},
 	},
 }
+
+// validateCapability is $validate, registered for every type.
+var validateCapability = conformance.OperationCapability{
+	Name: "validate", Definition: validateOperation,
+	Documentation: "Type and instance level, modes create, update and delete, profile parameter: structure, the base definition, the profile and the claimed meta.profile profiles.",
+}
+
+// conditionalDocumentation tells what the conditional interactions do
+// beyond the codes of the statement.
+const conditionalDocumentation = "Conditional delete deletes the one match (412 when several match); with _multiple=true it deletes every match, up to 100. " +
+	"Conditional create and conditional update are serialized per criteria across server processes: concurrent requests with the same criteria create one resource."
 
 // capabilityStatement builds the statement from what routes() registers and
 // the search parameters the search package and the stores support.
@@ -42,11 +54,16 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 	}
 	for _, t := range s.spec.ResourceTypes() {
 		tc := conformance.TypeCapability{
-			Type:         t,
-			Interactions: typeInteractions,
-			Versioning:   "versioned-update",
-			ReadHistory:  true,
-			UpdateCreate: true,
+			Type:              t,
+			Interactions:      typeInteractions,
+			Versioning:        "versioned-update",
+			ReadHistory:       true,
+			UpdateCreate:      true,
+			ConditionalCreate: true,
+			ConditionalUpdate: true,
+			ConditionalRead:   "full-support",
+			ConditionalDelete: "multiple",
+			Documentation:     conditionalDocumentation,
 		}
 		params, err := s.spec.SearchParams(t)
 		if err != nil {
@@ -69,7 +86,7 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 			tc.SearchIncludes = append([]string{"*"}, tc.SearchIncludes...)
 		}
 		tc.SearchRevIncludes = revIncludes[t]
-		tc.Operations = typeOperations[t]
+		tc.Operations = append(slices.Clone(typeOperations[t]), validateCapability)
 		types = append(types, tc)
 	}
 	return conformance.CapabilityStatement(conformance.CapabilityOptions{
@@ -78,6 +95,7 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 		Version:            version,
 		Date:               s.now(),
 		Types:              types,
+		PatchFormats:       patchFormats,
 		SystemInteractions: []string{"history-system", "search-system"},
 		Security:           s.security(),
 	})

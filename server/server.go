@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/medbridge/medbridge/auth"
 	"github.com/medbridge/medbridge/conformance"
+	"github.com/medbridge/medbridge/conformance/profile"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/ingest"
 	"github.com/medbridge/medbridge/storage"
@@ -75,6 +77,9 @@ type Server struct {
 	// extractor computes search index entries at write time and reads
 	// references for _include.
 	extractor *storage.Extractor
+	// profiles returns the StructureDefinition validator, built on first
+	// use: only $validate and writes that claim a profile need it.
+	profiles func() (*profile.Validator, error)
 }
 
 // New builds a Server and its routes.
@@ -114,6 +119,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.extractor = x.WithBase(s.baseURL)
+	s.profiles = sync.OnceValues(func() (*profile.Validator, error) { return profile.New(s.spec) })
 	capStmt, err := s.capabilityStatement(cfg.Version)
 	if err != nil {
 		return nil, err
@@ -156,12 +162,18 @@ func (s *Server) routes() {
 	fhirRoute(read, "/:type", s.searchType, "search-type")
 	fhirRoute(post, "/:type/_search", s.searchType, "search-type")
 	fhirRoute(post, "/:type", s.create, "create")
+	fhirRoute([]string{http.MethodPut}, "/:type", s.conditionalUpdate, "conditional-update")
+	fhirRoute([]string{http.MethodDelete}, "/:type", s.conditionalDelete, "conditional-delete")
+	fhirRoute([]string{http.MethodPatch}, "/:type", s.conditionalPatch, "conditional-patch")
+	fhirRoute(post, "/:type/$validate", s.validateType, "operation-validate")
 	fhirRoute(read, "/:type/_history", s.history, "history-type")
 	fhirRoute(readPost, "/Observation/$lastn", s.lastn, "operation-lastn")
 	fhirRoute(readPost, "/Observation/$stats", s.stats, "operation-stats")
 	fhirRoute(read, "/:type/:id", s.read, "read")
 	fhirRoute([]string{http.MethodPut}, "/:type/:id", s.update, "update")
 	fhirRoute([]string{http.MethodDelete}, "/:type/:id", s.delete, "delete")
+	fhirRoute([]string{http.MethodPatch}, "/:type/:id", s.patch, "patch")
+	fhirRoute(readPost, "/:type/:id/$validate", s.validateInstance, "operation-validate-instance")
 	fhirRoute(read, "/:type/:id/_history", s.history, "history-instance")
 	fhirRoute(read, "/:type/:id/:target", s.searchCompartment, "search-compartment")
 	fhirRoute(read, "/:type/:id/_history/:vid", s.vread, "vread")

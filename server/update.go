@@ -39,6 +39,30 @@ func (s *Server) update(c echo.Context) error {
 	case bodyID != id:
 		return fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "the body's id %q differs from the URL's %q", bodyID, id).At(typ + ".id")
 	}
+	r, status, err := s.save(c, typ, id, want, http.MethodPut, replaceWith(p))
+	if err != nil {
+		return err
+	}
+	return s.writeWritten(c, status, r)
+}
+
+// nextContent makes the content of a resource's next version from its
+// current version (nil when the resource never existed; possibly a
+// deletion).
+type nextContent func(cur *fhir.Resource) (*fhir.Parsed, error)
+
+// replaceWith is the nextContent of an update: p, whatever there was.
+func replaceWith(p *fhir.Parsed) nextContent {
+	return func(*fhir.Resource) (*fhir.Parsed, error) { return p, nil }
+}
+
+// save writes the content next makes as the next version of typ/id and
+// returns what is current afterwards with the status to answer (201 when
+// it created the resource, else 200). want > 0 is If-Match: a
+// compare-and-swap on that version (412 when stale); with want 0 a write
+// that lost a race is made again from the newest version. Content equal to
+// the current version's writes nothing and returns that version.
+func (s *Server) save(c echo.Context, typ, id string, want int64, method string, next nextContent) (*fhir.Resource, int, error) {
 	ctx := c.Request().Context()
 	for attempt := 1; ; attempt++ {
 		prev, err := s.store.Read(ctx, typ, id)
@@ -46,46 +70,36 @@ func (s *Server) update(c echo.Context) error {
 			prev, err = nil, nil
 		}
 		if err != nil {
-			return err
+			return nil, 0, err
 		}
 		if err := checkPrecondition(want, prev, typ, id); err != nil {
-			return err
+			return nil, 0, err
 		}
-		if prev != nil && !prev.Deleted {
+		p, err := next(prev)
+		if err != nil {
+			return nil, 0, err
+		}
+		live := prev != nil && !prev.Deleted
+		if live {
 			if same, err := s.unchanged(p, prev); err != nil || same {
-				if err != nil {
-					return err
-				}
-				return s.writeWritten(c, http.StatusOK, prev)
+				return prev, http.StatusOK, err
 			}
 		}
-		r, err := s.newVersion(p, prev, http.MethodPut)
+		w, err := s.prepare(c, p, prev, method)
 		if err != nil {
-			return err
-		}
-		idx, err := s.extractor.Extract(r.Type, r.JSON)
-		if err != nil {
-			return err
-		}
-		if err := s.checkWrite(c, r, idx); err != nil {
-			return err
-		}
-		w := storage.Write{Resource: *r, Index: idx}
-		if prev != nil {
-			w.Expected = prev.Version
+			return nil, 0, err
 		}
 		err = s.store.Write(ctx, w)
 		if errors.Is(err, storage.ErrVersionConflict) && want == 0 && attempt < maxWriteAttempts {
 			continue
 		}
 		if err != nil {
-			return versionConflict(err, want, typ, id)
+			return nil, 0, versionConflict(err, want, typ, id)
 		}
-		status := http.StatusOK
-		if prev == nil || prev.Deleted {
-			status = http.StatusCreated
+		if live {
+			return &w.Resource, http.StatusOK, nil
 		}
-		return s.writeWritten(c, status, r)
+		return &w.Resource, http.StatusCreated, nil
 	}
 }
 
