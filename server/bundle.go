@@ -42,16 +42,25 @@ type entrySearch struct {
 	Mode string `json:"mode,omitempty"`
 }
 
+// entryRequest is Bundle.entry.request: how history Bundles say what
+// wrote a version, and what batch and transaction entries ask for.
 type entryRequest struct {
-	Method string `json:"method"`
-	URL    string `json:"url"`
+	Method          string `json:"method"`
+	URL             string `json:"url"`
+	IfNoneMatch     string `json:"ifNoneMatch,omitempty"`
+	IfModifiedSince string `json:"ifModifiedSince,omitempty"`
+	IfMatch         string `json:"ifMatch,omitempty"`
+	IfNoneExist     string `json:"ifNoneExist,omitempty"`
 }
 
+// entryResponse is Bundle.entry.response of batch and transaction
+// responses; Outcome is the OperationOutcome of a failed entry.
 type entryResponse struct {
-	Status       string `json:"status"`
-	Location     string `json:"location,omitempty"`
-	Etag         string `json:"etag,omitempty"`
-	LastModified string `json:"lastModified,omitempty"`
+	Status       string          `json:"status"`
+	Location     string          `json:"location,omitempty"`
+	Etag         string          `json:"etag,omitempty"`
+	LastModified string          `json:"lastModified,omitempty"`
+	Outcome      json.RawMessage `json:"outcome,omitempty"`
 }
 
 func newBundle(typ string, now time.Time) *bundle {

@@ -53,6 +53,9 @@ type Config struct {
 	// SMART, when set, is the built-in authorization server to serve at
 	// /auth, with SMART discovery.
 	SMART *SMART
+	// MaxBundleEntries limits the entries of a batch or transaction; 0
+	// means DefaultMaxBundleEntries.
+	MaxBundleEntries int
 }
 
 // Server serves the FHIR REST API over a Store.
@@ -77,6 +80,8 @@ type Server struct {
 	// extractor computes search index entries at write time and reads
 	// references for _include.
 	extractor *storage.Extractor
+	// maxBundleEntries is Config.MaxBundleEntries (see bundleLimit).
+	maxBundleEntries int
 	// profiles returns the StructureDefinition validator, built on first
 	// use: only $validate and writes that claim a profile need it.
 	profiles func() (*profile.Validator, error)
@@ -99,6 +104,8 @@ func New(cfg Config) (*Server, error) {
 		maxBody:  cfg.MaxBody,
 		now:      cfg.Now,
 		registry: cfg.Registry,
+
+		maxBundleEntries: cfg.MaxBundleEntries,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -153,6 +160,7 @@ func (s *Server) routes() {
 	fhirRoute(read, "", s.searchSystem, "search-system")
 	fhirRoute(read, "/", s.searchSystem, "search-system")
 	fhirRoute(post, "/_search", s.searchSystem, "search-system")
+	e.POST("/fhir", s.processBundle, s.interaction("transaction"), negotiate, s.limitBody) // authorized per entry: see transaction.go
 	fhirRoute(read, "/metadata", s.capabilities, "capabilities")
 	if s.smart != nil {
 		fhirRoute(read, "/.well-known/smart-configuration", s.smartConfiguration, "smart-configuration")

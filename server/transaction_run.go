@@ -1,0 +1,515 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/labstack/echo/v4"
+
+	"github.com/medbridge/medbridge/auth/scope"
+	"github.com/medbridge/medbridge/fhir"
+	"github.com/medbridge/medbridge/storage"
+)
+
+// A transaction runs in two passes over its write entries, in processing
+// order, then commits:
+//
+//  1. resolve: authorize each entry, find its target (the id a POST gets,
+//     the match of a conditional interaction, the current version of what
+//     it changes) and check If-Match; a DELETE's write is made here.
+//     Afterwards every fullUrl is known as the Type/id it stands for.
+//  2. content: rewrite each resource's references to other entries and its
+//     conditional references, parse and validate it (or apply the patch),
+//     and make its write as an update would, checked against the token.
+//  3. one WriteAtomic with every write, each a compare-and-swap on the
+//     version resolve read. A conflict with a concurrent writer on an
+//     entry without If-Match runs the transaction again from the start.
+//
+// GET and HEAD entries run after the commit (see transaction) and see its
+// writes. A resource may be the target of one write entry only.
+
+// errNoTransactions is the refusal of a transaction by a store without
+// atomic writes.
+var errNoTransactions = fhir.Errorf(http.StatusNotImplemented, fhir.CodeNotSupported,
+	"this server's MongoDB deployment has no multi-document transactions (a standalone server or FerretDB), so a transaction Bundle cannot be all or nothing and nothing of it was done; run MongoDB as a replica set, or send the entries as a batch")
+
+// transaction processes a transaction Bundle all or nothing and returns
+// its transaction-response.
+func (s *Server) transaction(c echo.Context, entries []bundleEntry) (*bundle, error) {
+	if err := s.store.WriteAtomic(c.Request().Context(), nil); errors.Is(err, storage.ErrNoTransactions) {
+		return nil, errNoTransactions
+	} else if err != nil {
+		return nil, err
+	}
+	order := make([]int, len(entries))
+	for i := range entries {
+		if err := checkRequest(&entries[i]); err != nil {
+			return nil, entryError(i, err)
+		}
+		order[i] = i
+	}
+	sortByMethod(entries, order)
+	out := newBundle("transaction-response", s.now())
+	out.Entry = make([]bundleEntry, len(entries))
+	for attempt := 1; ; attempt++ {
+		t := &txn{s: s, c: c, entries: entries, ops: make([]*txOp, len(entries)),
+			ids: map[string]string{}, targets: map[string]int{}, condRefs: map[string]string{}, deleted: map[string]bool{}}
+		err := t.run(order)
+		c.Set(decisionKey, nil)
+		if t.retry && attempt < maxWriteAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for i, op := range t.ops {
+			if op != nil {
+				out.Entry[i] = t.response(op)
+			}
+		}
+		break
+	}
+	for _, i := range order {
+		if m := entries[i].Request.Method; m == http.MethodGet || m == http.MethodHead {
+			out.Entry[i] = s.dispatch(c, i, &entries[i])
+		}
+	}
+	return out, nil
+}
+
+// txn is one attempt at a transaction.
+type txn struct {
+	s       *Server
+	c       echo.Context
+	entries []bundleEntry
+	// ops[i] is the write entry i (nil for GET and HEAD).
+	ops    []*txOp
+	writes []storage.Write
+	// writers[k] is the entry of writes[k].
+	writers []*txOp
+	// ids maps each fullUrl to the Type/id it stands for.
+	ids map[string]string
+	// targets maps Type/id to the entry that writes it.
+	targets map[string]int
+	// condRefs caches resolved conditional references.
+	condRefs map[string]string
+	// deleted holds the Type/id of what the transaction deletes, which
+	// the searches of later entries must not find.
+	deleted map[string]bool
+	// retry is set when the commit lost a race that another attempt may
+	// win.
+	retry bool
+}
+
+// txOp is a write entry of a transaction.
+type txOp struct {
+	i      int
+	method string
+	u      entryURL
+	// want is If-Match (0: none).
+	want     int64
+	decision *scope.Decision
+	// id is the target's id ("" when a conditional delete matched nothing).
+	id string
+	// prev is the target's current version, nil when there is none.
+	prev *fhir.Resource
+	// result is what the entry answers with: the version it wrote (after
+	// the commit) or the one that made a write needless.
+	result *fhir.Resource
+	status int
+}
+
+// run resolves, makes the content of, and commits the write entries.
+func (t *txn) run(order []int) error {
+	for _, i := range order {
+		if err := t.resolve(i); err != nil {
+			return entryError(i, err)
+		}
+	}
+	for _, i := range order {
+		if op := t.ops[i]; op != nil && op.method != http.MethodDelete && op.result == nil {
+			if err := t.content(op); err != nil {
+				return entryError(i, err)
+			}
+		}
+	}
+	return t.commit()
+}
+
+// resolve authorizes write entry i and finds its target.
+func (t *txn) resolve(i int) error {
+	s, c, e := t.s, t.c, &t.entries[i]
+	op := &txOp{i: i, method: e.Request.Method}
+	switch op.method {
+	case http.MethodGet, http.MethodHead:
+		return nil
+	case http.MethodPost:
+		u, err := s.parseEntryURL(e.Request.URL)
+		if err != nil {
+			return err
+		}
+		if u.id != "" || len(u.query) > 0 {
+			return fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "a POST entry's request.url is a resource type, not %q", e.Request.URL)
+		}
+		op.u = u
+	default:
+		u, err := s.target(e.Request.URL, true)
+		if err != nil {
+			return err
+		}
+		op.u = u
+	}
+	if err := s.checkType(op.u.typ); err != nil {
+		return err
+	}
+	want, err := entryIfMatch(e.Request.IfMatch)
+	if err != nil {
+		return err
+	}
+	op.want = want
+	c.Set(decisionKey, nil)
+	if err := s.decideEntry(c, entryInteractions[op.method], op.u.typ); err != nil {
+		return err
+	}
+	op.decision = decision(c)
+	t.ops[i] = op
+	if err := t.find(op, e); err != nil {
+		return err
+	}
+	if op.id == "" || op.result != nil && op.method == http.MethodPost {
+		return t.name(op, e)
+	}
+	if err := t.claim(op); err != nil {
+		return err
+	}
+	if err := checkPrecondition(op.want, op.prev, op.u.typ, op.id); err != nil {
+		return err
+	}
+	if op.method == http.MethodDelete {
+		t.remove(op)
+	}
+	return t.name(op, e)
+}
+
+// entryInteractions are the interactions SMART scopes decide write
+// entries as.
+var entryInteractions = map[string]scope.Interaction{
+	http.MethodPost: scope.Create, http.MethodPut: scope.Update, http.MethodPatch: scope.Patch, http.MethodDelete: scope.Delete,
+}
+
+// entryIfMatch reads request.ifMatch as ifMatch reads the header.
+func entryIfMatch(v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, ok := parseETag(v)
+	if !ok {
+		return 0, fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, `request.ifMatch %q is not a version ETag such as W/"3"`, v)
+	}
+	return n, nil
+}
+
+// find sets op's target: a conditional interaction's match (confined to
+// what the token reaches), or the id the URL names, or a new id; and its
+// current version.
+func (t *txn) find(op *txOp, e *bundleEntry) error {
+	s, typ := t.s, op.u.typ
+	var criteria url.Values
+	switch {
+	case op.method == http.MethodPost && e.Request.IfNoneExist != "":
+		params, err := criteriaParams(typ, e.Request.IfNoneExist)
+		if err != nil {
+			return err
+		}
+		criteria = params
+	case op.u.conditional():
+		criteria = op.u.query
+	}
+	if criteria != nil {
+		cond, err := s.parseCondition(typ, criteria)
+		if err != nil {
+			return err
+		}
+		found, err := t.findOne(cond)
+		if err != nil {
+			return err
+		}
+		if found != nil {
+			op.id, op.prev, op.status = found.ID, found, http.StatusOK
+			if op.method == http.MethodPost {
+				op.result = found
+			}
+			return nil
+		}
+	}
+	switch op.method {
+	case http.MethodPost:
+		op.id, op.status = uuid.NewString(), http.StatusCreated
+		return nil
+	case http.MethodDelete:
+		if criteria != nil {
+			op.status = http.StatusNoContent // nothing matches: nothing to delete
+			return nil
+		}
+	case http.MethodPatch:
+		if criteria != nil {
+			return fhir.Errorf(http.StatusNotFound, fhir.CodeNotFound, "no %s matches the criteria", typ)
+		}
+	case http.MethodPut:
+		if criteria != nil {
+			return t.findCreated(op, e)
+		}
+	}
+	op.id = op.u.id
+	return t.current(op, true)
+}
+
+// findCreated is the target of a conditional update that matched
+// nothing: the body's id when it has one (which must not name a live
+// resource, as the criteria did not match it), else a new id.
+func (t *txn) findCreated(op *txOp, e *bundleEntry) error {
+	var head struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(e.Resource, &head); err != nil || head.ID == "" {
+		op.id = uuid.NewString()
+		return t.current(op, false)
+	}
+	op.id = head.ID
+	if err := checkID(op.u.typ, op.id); err != nil {
+		return err
+	}
+	if err := t.current(op, false); err != nil {
+		return err
+	}
+	if op.prev != nil && !op.prev.Deleted {
+		return fhir.Errorf(http.StatusConflict, fhir.CodeConflict,
+			"no %s matches the criteria, and %s/%s exists but does not match them", op.u.typ, op.u.typ, op.id)
+	}
+	return nil
+}
+
+// current reads op's target's current version. An entry that names its
+// target by id may change it only when the token reaches it (checked
+// when confined, as for the REST interaction).
+func (t *txn) current(op *txOp, byID bool) error {
+	s, c, typ := t.s, t.c, op.u.typ
+	prev, err := s.store.Read(c.Request().Context(), typ, op.id)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		if op.method == http.MethodPut {
+			op.status = http.StatusCreated
+			return nil
+		}
+		return fhir.NotFound(typ, op.id)
+	case err != nil:
+		return err
+	}
+	op.prev = prev
+	op.status = http.StatusOK
+	if op.method == http.MethodPut && prev.Deleted {
+		op.status = http.StatusCreated
+	}
+	if d := op.decision; byID && d != nil && (d.Compartment != "" || d.Constraints != nil) && (op.method != http.MethodPut || !prev.Deleted) {
+		return s.checkStored(c, typ, op.id, d)
+	}
+	return nil
+}
+
+// claim records that op writes its target, which no other entry may.
+func (t *txn) claim(op *txOp) error {
+	key := op.u.typ + "/" + op.id
+	if j, ok := t.targets[key]; ok {
+		return fhir.Errorf(http.StatusBadRequest, fhir.CodeDuplicate,
+			"Bundle.entry[%d] changes %s too; a transaction may change a resource once", j, key)
+	}
+	t.targets[key] = op.i
+	return nil
+}
+
+// remove makes a DELETE's write, or its answer when there is nothing to
+// delete.
+func (t *txn) remove(op *txOp) {
+	op.status = http.StatusNoContent
+	if op.prev.Deleted {
+		op.result = op.prev
+		return
+	}
+	r := fhir.Resource{Type: op.u.typ, ID: op.id, Version: op.prev.Version + 1, LastUpdated: t.s.nextTime(op.prev), Deleted: true, Method: http.MethodDelete}
+	t.add(op, storage.Write{Resource: r, Expected: op.prev.Version})
+	t.deleted[op.u.typ+"/"+op.id] = true
+}
+
+// matches returns up to n resources that match cond, inside the token's
+// confinement, leaving out those the transaction deletes.
+func (t *txn) matches(cond *condition, n int) ([]fhir.Resource, error) {
+	found, err := t.s.findMatches(t.c, cond, n+len(t.deleted))
+	if err != nil {
+		return nil, err
+	}
+	live := found[:0]
+	for _, r := range found {
+		if !t.deleted[r.Type+"/"+r.ID] {
+			live = append(live, r)
+		}
+	}
+	return live[:min(n, len(live))], nil
+}
+
+// findOne returns the one resource that matches cond, nil when none does,
+// and a 412 when several do.
+func (t *txn) findOne(cond *condition) (*fhir.Resource, error) {
+	found, err := t.matches(cond, 2)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(found) > 1:
+		return nil, fhir.Errorf(http.StatusPreconditionFailed, fhir.CodeMultipleMatches,
+			"the criteria %s match more than one %s; make them more selective", cond.query.Encode().Encode(), cond.typ)
+	case len(found) == 1:
+		return &found[0], nil
+	}
+	return nil, nil
+}
+
+// add appends op's write.
+func (t *txn) add(op *txOp, w storage.Write) {
+	t.writes = append(t.writes, w)
+	t.writers = append(t.writers, op)
+}
+
+// urnPattern is what a fullUrl that is not a URL must look like.
+var urnPattern = regexp.MustCompile(`^urn:(uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|oid:[0-2](\.(0|[1-9][0-9]*))+)$`)
+
+// name records the Type/id entry e's fullUrl stands for. A fullUrl is an
+// absolute URL, a urn:uuid or a urn:oid, and unique in the Bundle.
+func (t *txn) name(op *txOp, e *bundleEntry) error {
+	full := e.FullURL
+	if full == "" || op.id == "" {
+		return nil
+	}
+	if u, err := url.Parse(full); !urnPattern.MatchString(full) && (err != nil || !u.IsAbs() || u.Host == "") {
+		return fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid,
+			"fullUrl %q is neither an absolute URL nor a urn:uuid or urn:oid", full)
+	}
+	if _, dup := t.ids[full]; dup {
+		return fhir.Errorf(http.StatusBadRequest, fhir.CodeDuplicate, "fullUrl %q is used by another entry", full)
+	}
+	t.ids[full] = op.u.typ + "/" + op.id
+	return nil
+}
+
+// content makes the write of a POST, PUT or PATCH entry: the new content,
+// with its references rewritten, validated, indexed and checked against
+// the token. An update that changes nothing writes nothing.
+func (t *txn) content(op *txOp) error {
+	s, c, e, typ := t.s, t.c, &t.entries[op.i], op.u.typ
+	c.Set(decisionKey, op.decision)
+	var p *fhir.Parsed
+	if op.method == http.MethodPatch {
+		pt, err := s.entryPatch(e)
+		if err != nil {
+			return err
+		}
+		if p, err = s.patched(typ, op.id, pt)(op.prev); err != nil {
+			return err
+		}
+	} else {
+		if len(e.Resource) == 0 {
+			return fhir.Errorf(http.StatusBadRequest, fhir.CodeRequired, "a %s entry needs a resource", op.method)
+		}
+		body, err := t.rewrite(e.Resource)
+		if err != nil {
+			return err
+		}
+		if p, err = s.parseAs(body, typ); err != nil {
+			return err
+		}
+		if err := checkBodyID(op, p.ID()); err != nil {
+			return err
+		}
+		p.SetID(op.id)
+	}
+	if op.method != http.MethodPost && op.prev != nil && !op.prev.Deleted {
+		same, err := s.unchanged(p, op.prev)
+		if err != nil {
+			return err
+		}
+		if same {
+			op.result = op.prev
+			return nil
+		}
+	}
+	w, err := s.prepare(c, p, op.prev, op.method)
+	if err != nil {
+		return err
+	}
+	t.add(op, w)
+	return nil
+}
+
+// checkBodyID checks the id in a PUT's resource against its target: an
+// update by id carries the URL's id; a conditional update may carry none.
+// A POST's id is replaced.
+func checkBodyID(op *txOp, bodyID string) error {
+	switch {
+	case op.method != http.MethodPut || bodyID == op.id:
+		return nil
+	case bodyID == "" && op.u.conditional():
+		return nil
+	case bodyID == "":
+		return fhir.Errorf(http.StatusBadRequest, fhir.CodeRequired, "the resource has no id; an update must carry the id of request.url (%s)", op.id).At(op.u.typ + ".id")
+	}
+	return fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "the resource's id %q differs from its target's, %s/%s", bodyID, op.u.typ, op.id).At(op.u.typ + ".id")
+}
+
+// entryPatch reads a PATCH entry's patch: a Binary holding a JSON Patch,
+// or a FHIRPath Patch Parameters resource.
+func (s *Server) entryPatch(e *bundleEntry) (patcher, error) {
+	body, contentType, err := entryBody(e)
+	if err != nil {
+		return nil, err
+	}
+	if mt, _, _ := mime.ParseMediaType(contentType); strings.EqualFold(mt, mimeJSONPatch) {
+		return parseJSONPatch(body)
+	}
+	model, err := s.spec.FHIRPathModel()
+	if err != nil {
+		return nil, err
+	}
+	return parseFHIRPathPatch(body, model)
+}
+
+// commit writes every write of the transaction at once.
+func (t *txn) commit() error {
+	err := t.s.store.WriteAtomic(t.c.Request().Context(), t.writes)
+	var ae *storage.AtomicError
+	switch {
+	case errors.As(err, &ae):
+		op := t.writers[ae.Index]
+		t.retry = errors.Is(err, storage.ErrVersionConflict) && op.want == 0
+		return entryError(op.i, versionConflict(ae.Err, op.want, op.u.typ, op.id))
+	case errors.Is(err, storage.ErrNoTransactions):
+		return errNoTransactions
+	case err != nil:
+		return err
+	}
+	for k, op := range t.writers {
+		op.result = &t.writes[k].Resource
+	}
+	return nil
+}
+
+// response is the response entry of write entry op.
+func (t *txn) response(op *txOp) bundleEntry {
+	if op.result == nil {
+		return bundleEntry{Response: &entryResponse{Status: statusLine(op.status)}}
+	}
+	return t.s.writtenEntry(t.c, op.result, op.status)
+}
