@@ -44,7 +44,7 @@ func (s *Server) handleError(err error, c echo.Context) {
 	}
 	fe := s.toFHIRError(err, c)
 	if fe.Status == http.StatusMethodNotAllowed {
-		c.Response().Header().Set("Allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+		c.Response().Header().Set("Allow", "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS")
 	}
 	c.Set(ctxOutcomeStatus, fe.Status)
 	writeJSON(c, fe.Status, outcomeJSON(fe.Issues))
