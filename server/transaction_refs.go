@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/labstack/echo/v4"
+
 	"github.com/medbridge/medbridge/auth/scope"
 	"github.com/medbridge/medbridge/fhir"
 )
@@ -22,11 +24,11 @@ import (
 
 // rewrite returns body with its references to other entries and its
 // conditional references resolved.
-func (t *txn) rewrite(body []byte) ([]byte, error) {
+func (t *txn) rewrite(c echo.Context, body []byte) ([]byte, error) {
 	return rewriteStrings(body, func(key, raw []byte) ([]byte, error) {
 		switch {
 		case string(key) == "reference":
-			return t.reference(unquote(raw))
+			return t.reference(c, unquote(raw))
 		case string(key) == "div":
 			return t.narrative(raw), nil
 		}
@@ -35,7 +37,7 @@ func (t *txn) rewrite(body []byte) ([]byte, error) {
 }
 
 // reference resolves one Reference.reference; nil when it stays as it is.
-func (t *txn) reference(ref string) ([]byte, error) {
+func (t *txn) reference(c echo.Context, ref string) ([]byte, error) {
 	if target, ok := t.ids[ref]; ok {
 		return []byte(target), nil
 	}
@@ -47,17 +49,20 @@ func (t *txn) reference(ref string) ([]byte, error) {
 	if !ok || strings.Contains(typ, "/") || !t.s.spec.IsResourceType(typ) {
 		return nil, nil
 	}
-	target, err := t.conditionalReference(ref, typ, query)
+	target, err := t.conditionalReference(c, ref, typ, query)
 	return []byte(target), err
 }
 
 // conditionalReference resolves ref, a search of typ, to the Type/id of
 // its one match; the token must be allowed to search typ.
-func (t *txn) conditionalReference(ref, typ, query string) (string, error) {
-	if target, ok := t.condRefs[ref]; ok {
+func (t *txn) conditionalReference(c echo.Context, ref, typ, query string) (string, error) {
+	t.mu.Lock()
+	target, ok := t.condRefs[ref]
+	t.mu.Unlock()
+	if ok {
 		return target, nil
 	}
-	s, c := t.s, t.c
+	s := t.s
 	params, err := url.ParseQuery(query)
 	if err != nil {
 		return "", fhir.Errorf(http.StatusBadRequest, fhir.CodeInvalid, "the conditional reference %q is not a search: %v", ref, err)
@@ -72,7 +77,7 @@ func (t *txn) conditionalReference(ref, typ, query string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	found, err := t.matches(cond, 2)
+	found, err := t.matches(c, cond, 2)
 	switch {
 	case err != nil:
 		return "", err
@@ -82,8 +87,10 @@ func (t *txn) conditionalReference(ref, typ, query string) (string, error) {
 		return "", fhir.Errorf(http.StatusPreconditionFailed, fhir.CodeMultipleMatches,
 			"the conditional reference %q matches more than one %s; make it more selective", ref, typ)
 	}
-	target := typ + "/" + found[0].ID
+	target = typ + "/" + found[0].ID
+	t.mu.Lock()
 	t.condRefs[ref] = target
+	t.mu.Unlock()
 	return target, nil
 }
 

@@ -7,7 +7,10 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -97,8 +100,9 @@ type txn struct {
 	ids map[string]string
 	// targets maps Type/id to the entry that writes it.
 	targets map[string]int
-	// condRefs caches resolved conditional references.
+	// condRefs caches resolved conditional references; mu guards it.
 	condRefs map[string]string
+	mu       sync.Mutex
 	// deleted holds the Type/id of what the transaction deletes, which
 	// the searches of later entries must not find.
 	deleted map[string]bool
@@ -119,6 +123,8 @@ type txOp struct {
 	id string
 	// prev is the target's current version, nil when there is none.
 	prev *fhir.Resource
+	// write is the write content made.
+	write *storage.Write
 	// result is what the entry answers with: the version it wrote (after
 	// the commit) or the one that made a write needless.
 	result *fhir.Resource
@@ -132,14 +138,62 @@ func (t *txn) run(order []int) error {
 			return entryError(i, err)
 		}
 	}
+	var ops []*txOp
 	for _, i := range order {
 		if op := t.ops[i]; op != nil && op.method != http.MethodDelete && op.result == nil {
-			if err := t.content(op); err != nil {
-				return entryError(i, err)
-			}
+			ops = append(ops, op)
 		}
 	}
+	if err := t.contents(ops); err != nil {
+		return err
+	}
 	return t.commit()
+}
+
+// contents makes the content of ops (see content) on all processors, as
+// parsing and validating are most of a transaction's cost, and adds their
+// writes in processing order. Each worker has an echo context of its own
+// for the entries' decisions. Once an entry fails, no other starts; the
+// failure named is the first in processing order.
+func (t *txn) contents(ops []*txOp) error {
+	var (
+		next   atomic.Int64
+		failed atomic.Bool
+		wg     sync.WaitGroup
+	)
+	errs := make([]error, len(ops))
+	for range min(runtime.GOMAXPROCS(0), len(ops)) {
+		c := t.fork()
+		wg.Go(func() {
+			for k := int(next.Add(1) - 1); k < len(ops) && !failed.Load(); k = int(next.Add(1) - 1) {
+				if errs[k] = t.content(c, ops[k]); errs[k] != nil {
+					failed.Store(true)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for k, op := range ops {
+		if errs[k] != nil {
+			return entryError(op.i, errs[k])
+		}
+	}
+	for _, op := range ops {
+		if op.write != nil {
+			t.add(op, *op.write)
+		}
+	}
+	return nil
+}
+
+// fork returns a context for a worker of contents: the request's, with
+// its principal and logging, without a decision.
+func (t *txn) fork() echo.Context {
+	c := t.s.echo.NewContext(t.c.Request(), t.c.Response())
+	for _, k := range []string{principalKey, ctxRequestID, ctxBaseLogger} {
+		c.Set(k, t.c.Get(k))
+	}
+	return c
 }
 
 // resolve authorizes write entry i and finds its target.
@@ -346,10 +400,10 @@ func (t *txn) remove(op *txOp) {
 	t.deleted[op.u.typ+"/"+op.id] = true
 }
 
-// matches returns up to n resources that match cond, inside the token's
-// confinement, leaving out those the transaction deletes.
-func (t *txn) matches(cond *condition, n int) ([]fhir.Resource, error) {
-	found, err := t.s.findMatches(t.c, cond, n+len(t.deleted))
+// matches returns up to n resources that match cond, inside the
+// confinement of c's decision, leaving out those the transaction deletes.
+func (t *txn) matches(c echo.Context, cond *condition, n int) ([]fhir.Resource, error) {
+	found, err := t.s.findMatches(c, cond, n+len(t.deleted))
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +419,7 @@ func (t *txn) matches(cond *condition, n int) ([]fhir.Resource, error) {
 // findOne returns the one resource that matches cond, nil when none does,
 // and a 412 when several do.
 func (t *txn) findOne(cond *condition) (*fhir.Resource, error) {
-	found, err := t.matches(cond, 2)
+	found, err := t.matches(t.c, cond, 2)
 	switch {
 	case err != nil:
 		return nil, err
@@ -408,8 +462,8 @@ func (t *txn) name(op *txOp, e *bundleEntry) error {
 // content makes the write of a POST, PUT or PATCH entry: the new content,
 // with its references rewritten, validated, indexed and checked against
 // the token. An update that changes nothing writes nothing.
-func (t *txn) content(op *txOp) error {
-	s, c, e, typ := t.s, t.c, &t.entries[op.i], op.u.typ
+func (t *txn) content(c echo.Context, op *txOp) error {
+	s, e, typ := t.s, &t.entries[op.i], op.u.typ
 	c.Set(decisionKey, op.decision)
 	var p *fhir.Parsed
 	if op.method == http.MethodPatch {
@@ -424,7 +478,7 @@ func (t *txn) content(op *txOp) error {
 		if len(e.Resource) == 0 {
 			return fhir.Errorf(http.StatusBadRequest, fhir.CodeRequired, "a %s entry needs a resource", op.method)
 		}
-		body, err := t.rewrite(e.Resource)
+		body, err := t.rewrite(c, e.Resource)
 		if err != nil {
 			return err
 		}
@@ -450,7 +504,7 @@ func (t *txn) content(op *txOp) error {
 	if err != nil {
 		return err
 	}
-	t.add(op, w)
+	op.write = &w
 	return nil
 }
 
