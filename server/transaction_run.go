@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -30,8 +31,9 @@ import (
 //  2. content: rewrite each resource's references to other entries and its
 //     conditional references, parse and validate it (or apply the patch),
 //     and make its write as an update would, checked against the token.
-//  3. one WriteAtomic with every write, each a compare-and-swap on the
-//     version resolve read. A conflict with a concurrent writer on an
+//  3. hold the locks of its conditional creates (transaction_locks.go),
+//     then one WriteAtomic with every write, each a compare-and-swap on
+//     the version resolve read. A conflict with a concurrent writer on an
 //     entry without If-Match runs the transaction again from the start.
 //
 // GET and HEAD entries run after the commit (see transaction) and see its
@@ -60,15 +62,23 @@ func (s *Server) transaction(c echo.Context, entries []bundleEntry) (*bundle, er
 	sortByMethod(entries, order)
 	out := newBundle("transaction-response", s.now())
 	out.Entry = make([]bundleEntry, len(entries))
+	ctx := c.Request().Context()
+	locks := &condLocks{store: s.store, held: map[string]bool{}}
+	defer locks.release(ctx)
+	giveUp := time.Now().Add(conditionLockTTL)
 	for attempt := 1; ; attempt++ {
-		t := &txn{s: s, c: c, entries: entries, ops: make([]*txOp, len(entries)),
+		t := &txn{s: s, c: c, entries: entries, ops: make([]*txOp, len(entries)), locks: locks,
 			ids: map[string]string{}, targets: map[string]int{}, condRefs: map[string]string{}, deleted: map[string]bool{}}
 		err := t.run(order)
 		c.Set(decisionKey, nil)
-		if t.retry && attempt < maxWriteAttempts {
+		switch {
+		case errors.Is(err, errResolveAgain) && time.Now().Before(giveUp):
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, errResolveAgain):
+			return nil, errLocksBusy
+		case t.retry && attempt < maxWriteAttempts:
+			continue
+		case err != nil:
 			return nil, err
 		}
 		for i, op := range t.ops {
@@ -109,6 +119,11 @@ type txn struct {
 	// retry is set when the commit lost a race that another attempt may
 	// win.
 	retry bool
+	// locks are the conditional locks the transaction holds (see
+	// transaction_locks.go); creates are the keys of the conditions whose
+	// entries create because nothing matched.
+	locks   *condLocks
+	creates []string
 }
 
 // txOp is a write entry of a transaction.
@@ -145,6 +160,9 @@ func (t *txn) run(order []int) error {
 		}
 	}
 	if err := t.contents(ops); err != nil {
+		return err
+	}
+	if err := t.locks.cover(t.c.Request().Context(), t.creates); err != nil {
 		return err
 	}
 	return t.commit()
@@ -300,6 +318,9 @@ func (t *txn) find(op *txOp, e *bundleEntry) error {
 				op.result = found
 			}
 			return nil
+		}
+		if op.method == http.MethodPost || op.method == http.MethodPut {
+			t.creates = append(t.creates, cond.key)
 		}
 	}
 	switch op.method {

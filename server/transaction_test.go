@@ -1,10 +1,13 @@
 package server_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/medbridge/medbridge/server"
@@ -104,6 +107,16 @@ func txObservation(subject string, value int) string {
 		"valueQuantity":{"value":%d,"unit":"/min","system":"http://unitsofmeasure.org","code":"/min"}}`, subject, value)
 }
 
+// putPatients stores a Patient for each id, with the id as its MRN.
+func putPatients(t *testing.T, srv *servertest.Server, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		if res := srv.Do(t, http.MethodPut, "/fhir/Patient/"+id, []byte(txPatient(id, id))); res.Status != http.StatusCreated {
+			t.Fatalf("PUT Patient/%s: %d %s", id, res.Status, res.Body)
+		}
+	}
+}
+
 // versions counts every version the server holds, from its history.
 func versions(t *testing.T, srv *servertest.Server) int {
 	t.Helper()
@@ -174,8 +187,7 @@ func TestTransactionConditionalReference(t *testing.T) {
 // entry's status and an outcome naming it, and nothing is written.
 func TestTransactionRollback(t *testing.T) {
 	srv := servertest.StartBackend(t, servertest.SQLite)
-	srv.Do(t, http.MethodPut, "/fhir/Patient/rb", []byte(txPatient("rb", "rb")))
-	srv.Do(t, http.MethodPut, "/fhir/Patient/rb2", []byte(txPatient("rb2", "rb2")))
+	putPatients(t, srv, "rb", "rb2")
 	srv.Do(t, http.MethodPost, "/fhir/Patient", []byte(txPatient("", "twice")))
 	srv.Do(t, http.MethodPost, "/fhir/Patient", []byte(txPatient("", "twice")))
 	fine := []txEntry{
@@ -221,8 +233,7 @@ func TestTransactionRollback(t *testing.T) {
 // find the Patient the DELETE removes, and the GET sees the PUT.
 func TestTransactionProcessingOrder(t *testing.T) {
 	srv := servertest.StartBackend(t, servertest.SQLite)
-	srv.Do(t, http.MethodPut, "/fhir/Patient/keep", []byte(txPatient("keep", "keep")))
-	srv.Do(t, http.MethodPut, "/fhir/Patient/gone", []byte(txPatient("gone", "gone")))
+	putPatients(t, srv, "keep", "gone")
 	out := txOK(t, srv, "transaction", []txEntry{
 		txGet("Patient/keep"),
 		txPut("Patient/keep", `{"resourceType":"Patient","id":"keep","gender":"female"}`),
@@ -245,8 +256,7 @@ func TestTransactionProcessingOrder(t *testing.T) {
 // entries and do not stop the others; GET entries read and search.
 func TestBatchMixed(t *testing.T) {
 	srv := servertest.StartBackend(t, servertest.SQLite)
-	srv.Do(t, http.MethodPut, "/fhir/Patient/b1", []byte(txPatient("b1", "b1")))
-	srv.Do(t, http.MethodPut, "/fhir/Patient/b3", []byte(txPatient("b3", "b3")))
+	putPatients(t, srv, "b1", "b3")
 	out := txOK(t, srv, "batch", []txEntry{
 		txPost("", "Observation", txObservation("Patient/b1", 65)),
 		txPost("", "Observation", `{"resourceType":"Observation","bogus":true}`),
@@ -315,5 +325,74 @@ func TestBundleSizeLimit(t *testing.T) {
 		if res := srv.Do(t, http.MethodPost, "/fhir", []byte(body)); res.Status != http.StatusBadRequest {
 			t.Errorf("%s: %d %s", body, res.Status, res.Body)
 		}
+	}
+}
+
+// Conditional update and delete, and both patch formats, in one
+// transaction.
+func TestTransactionConditionalAndPatch(t *testing.T) {
+	srv := servertest.StartBackend(t, servertest.SQLite)
+	putPatients(t, srv, "cu", "jp", "fp", "cd")
+	jsonPatch := base64.StdEncoding.EncodeToString([]byte(`[{"op":"add","path":"/gender","value":"male"}]`))
+	fhirPathPatch := `{"resourceType":"Parameters","parameter":[{"name":"operation","part":[
+		{"name":"type","valueCode":"add"},{"name":"path","valueString":"Patient"},
+		{"name":"name","valueString":"birthDate"},{"name":"value","valueDate":"2000-01-01"}]}]}`
+	out := txOK(t, srv, "transaction", []txEntry{
+		txPut("Patient?identifier=urn:mrn|cu", `{"resourceType":"Patient","gender":"female","identifier":[{"system":"urn:mrn","value":"cu"}]}`),
+		txPut("Patient?identifier=urn:mrn|new", txPatient("", "new")),
+		{Resource: json.RawMessage(`{"resourceType":"Binary","contentType":"application/json-patch+json","data":"` + jsonPatch + `"}`), Request: txRequest{Method: "PATCH", URL: "Patient/jp"}},
+		{Resource: json.RawMessage(fhirPathPatch), Request: txRequest{Method: "PATCH", URL: "Patient?identifier=urn:mrn|fp", IfMatch: `W/"1"`}},
+		txDelete("Patient?identifier=urn:mrn|cd"),
+		txDelete("Patient?identifier=urn:mrn|nobody"),
+	})
+	want := []string{"200 OK", "201 Created", "200 OK", "200 OK", "204 No Content", "204 No Content"}
+	if got := out.statuses(); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("statuses %v, want %v", got, want)
+	}
+	for path, want := range map[string]string{"Patient/cu": `"gender":"female"`, "Patient/jp": `"gender":"male"`, "Patient/fp": `"birthDate":"2000-01-01"`} {
+		if res := srv.Do(t, http.MethodGet, "/fhir/"+path, nil); !strings.Contains(string(res.Body), want) || res.Header.Get("ETag") != `W/"2"` {
+			t.Errorf("%s: %s %s", path, res.Header.Get("ETag"), res.Body)
+		}
+	}
+	if res := srv.Do(t, http.MethodGet, "/fhir/Patient/cd", nil); res.Status != http.StatusGone {
+		t.Errorf("Patient/cd: %d", res.Status)
+	}
+	if set := search(t, srv, "/fhir/Patient?identifier=urn:mrn|new"); len(set.Entry) != 1 {
+		t.Errorf("the conditional update without a match created %d", len(set.Entry))
+	}
+}
+
+// 20 parallel transactions, on two servers sharing a store, each
+// conditionally creating the same Patient and an Observation of it:
+// exactly one creates the Patient and every Observation references it.
+func TestTransactionConditionalCreateRace(t *testing.T) {
+	store := servertest.SQLite.Open(t, t.TempDir())
+	t.Cleanup(func() { store.Close() })
+	servers := []*servertest.Server{servertest.Start(t, store), servertest.Start(t, store)}
+	const clients = 20
+	var (
+		wg      sync.WaitGroup
+		created atomic.Int64
+	)
+	for i := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out := txOK(t, servers[i%2], "transaction", []txEntry{
+				{FullURL: patientURN, Resource: json.RawMessage(txPatient("", "race")), Request: txRequest{Method: "POST", URL: "Patient", IfNoneExist: "identifier=urn:mrn|race"}},
+				txPost("", "Observation", txObservation(patientURN, i)),
+			})
+			if out.Entry[0].Response.Status == "201 Created" {
+				created.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	set := search(t, servers[0], "/fhir/Patient?identifier=urn:mrn|race")
+	if len(set.Entry) != 1 || created.Load() != 1 {
+		t.Fatalf("%d Patients, %d transactions answered 201 for the Patient; want 1 and 1", len(set.Entry), created.Load())
+	}
+	if obs := search(t, servers[0], "/fhir/Observation?_count=100&subject=Patient/"+set.Entry[0].id()); len(obs.Entry) != clients {
+		t.Errorf("%d Observations reference the Patient, want %d", len(obs.Entry), clients)
 	}
 }
