@@ -161,7 +161,7 @@ func TestConditionalCapabilities(t *testing.T) {
 		if r["type"] != "Observation" {
 			continue
 		}
-		if r["conditionalCreate"] != true || r["conditionalUpdate"] != true || r["conditionalDelete"] != "multiple" || r["conditionalRead"] != "full-support" {
+		if r["conditionalCreate"] != true || r["conditionalUpdate"] != true || r["conditionalDelete"] != "single" || r["conditionalRead"] != "full-support" {
 			t.Errorf("conditional claims %v %v %v %v", r["conditionalCreate"], r["conditionalUpdate"], r["conditionalDelete"], r["conditionalRead"])
 		}
 		if !strings.Contains(fmt.Sprint(r["interaction"]), "patch") || !strings.Contains(fmt.Sprint(r["operation"]), "Resource-validate") {

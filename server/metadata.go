@@ -62,7 +62,7 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 			ConditionalCreate: true,
 			ConditionalUpdate: true,
 			ConditionalRead:   "full-support",
-			ConditionalDelete: "multiple",
+			ConditionalDelete: "single",
 			Documentation:     conditionalDocumentation,
 		}
 		params, err := s.spec.SearchParams(t)
@@ -96,7 +96,7 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 		Date:               s.now(),
 		Types:              types,
 		PatchFormats:       patchFormats,
-		SystemInteractions: []string{"history-system", "search-system"},
+		SystemInteractions: []string{"transaction", "batch", "history-system", "search-system"},
 		Security:           s.security(),
 	})
 }

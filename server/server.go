@@ -160,7 +160,9 @@ func (s *Server) routes() {
 	fhirRoute(read, "", s.searchSystem, "search-system")
 	fhirRoute(read, "/", s.searchSystem, "search-system")
 	fhirRoute(post, "/_search", s.searchSystem, "search-system")
-	e.POST("/fhir", s.processBundle, s.interaction("transaction"), negotiate, s.limitBody) // authorized per entry: see transaction.go
+	for _, base := range []string{"/fhir", "/fhir/"} { // authorized per entry: see transaction.go
+		e.POST(base, s.processBundle, s.interaction("transaction"), negotiate, s.limitBody)
+	}
 	fhirRoute(read, "/metadata", s.capabilities, "capabilities")
 	if s.smart != nil {
 		fhirRoute(read, "/.well-known/smart-configuration", s.smartConfiguration, "smart-configuration")

@@ -15,6 +15,7 @@ type serveConfig struct {
 	addr, dataDir, mongoURI, baseURL, auth, logFormat string
 	logLevel                                          slog.Level
 	maxBody                                           int64
+	maxBundleEntries                                  int
 	// mappings is the directory of device-mapping templates.
 	mappings string
 	// An external OpenID provider whose access tokens are accepted too.
@@ -44,6 +45,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.StringVar(&cfg.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&maxBody, "max-body", "16MiB", "request body limit (bytes, or with KiB/MiB/GiB)")
+	fs.IntVar(&cfg.maxBundleEntries, "max-bundle-entries", 10000, "largest batch or transaction Bundle, in entries")
 	fs.StringVar(&cfg.mappings, "mappings", "", "directory of device mappings in the MedTech (iomt-fhir) template format: one folder per mapping with devicecontent.json and fhirmapping.json")
 	fs.StringVar(&cfg.mqttURL, "mqtt-url", "", "MQTT broker to take device messages from, e.g. tcp://127.0.0.1:1883 (off when empty)")
 	fs.StringVar(&cfg.mqttTopic, "mqtt-topic", "medbridge/ingest/+", "MQTT subscription; the level matched by + names the mapping")
@@ -81,6 +83,9 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	}
 	if err := cfg.logLevel.UnmarshalText([]byte(logLevel)); err != nil {
 		return cfg, fmt.Errorf("--log-level: %w", err)
+	}
+	if cfg.maxBundleEntries < 1 {
+		return cfg, fmt.Errorf("--max-bundle-entries must be at least 1, not %d", cfg.maxBundleEntries)
 	}
 	n, err := parseSize(maxBody)
 	if err != nil {

@@ -163,7 +163,7 @@ func serve(ctx context.Context, cfg serveConfig, log *slog.Logger) error {
 	srv, err := server.New(server.Config{
 		Store: store, Spec: spec, Codec: codec, BaseURL: cfg.baseURL,
 		Logger: log, MaxBody: cfg.maxBody, Version: version, Ingest: svc, Registry: registry,
-		Verifier: verifier, SMART: smart,
+		Verifier: verifier, SMART: smart, MaxBundleEntries: cfg.maxBundleEntries,
 	})
 	if err != nil {
 		ln.Close()
