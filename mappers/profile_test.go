@@ -59,8 +59,12 @@ func TestVitalSignsConformToProfiles(t *testing.T) {
 		for i, raw := range resources {
 			var obs struct {
 				ResourceType string
-				Category     []struct{ Coding []struct{ System, Code string } }
-				Code         struct{ Coding []struct{ System, Code string } }
+				Category     []struct {
+					Coding []struct{ System, Code string }
+				}
+				Code struct {
+					Coding []struct{ System, Code string }
+				}
 			}
 			if err := json.Unmarshal(raw, &obs); err != nil {
 				t.Fatalf("%s[%d]: %v", path, i, err)
@@ -99,7 +103,9 @@ func TestVitalSignsConformToProfiles(t *testing.T) {
 	}
 }
 
-func isVitalSign(category []struct{ Coding []struct{ System, Code string } }) bool {
+func isVitalSign(category []struct {
+	Coding []struct{ System, Code string }
+}) bool {
 	for _, c := range category {
 		for _, cd := range c.Coding {
 			if cd.System == "http://terminology.hl7.org/CodeSystem/observation-category" && cd.Code == "vital-signs" {
