@@ -30,3 +30,15 @@ func ValidID(id string) bool { return idPattern.MatchString(id) }
 // InstantFormat is how medbridge writes meta.lastUpdated and HTTP-facing
 // instants: UTC with microseconds, the precision the stores keep.
 const InstantFormat = "2006-01-02T15:04:05.000000Z07:00"
+
+// NextLastUpdated is the lastUpdated of a new version written at now after
+// a version last updated at prev (zero for none): now in microseconds, and
+// always after prev, so versions of one resource are strictly ordered in
+// time even when the clock steps back.
+func NextLastUpdated(now, prev time.Time) time.Time {
+	t := now.UTC().Truncate(time.Microsecond)
+	if !t.After(prev) {
+		t = prev.Add(time.Microsecond)
+	}
+	return t
+}

@@ -309,10 +309,7 @@ func same(d doc, cur *fhir.Resource) (bool, error) {
 // stamp makes d version v of typ/id, last updated now (and after prev),
 // serialized.
 func (s *Service) stamp(d doc, typ, id string, v int64, prev time.Time) (*fhir.Resource, error) {
-	t := s.now().UTC().Truncate(time.Microsecond)
-	if !t.After(prev) {
-		t = prev.Add(time.Microsecond)
-	}
+	t := fhir.NextLastUpdated(s.now(), prev)
 	b, err := d.encode(v, t)
 	if err != nil {
 		return nil, err

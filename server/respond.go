@@ -80,13 +80,11 @@ func (s *Server) writeWritten(c echo.Context, status int, r *fhir.Resource) erro
 	return nil
 }
 
-// nextTime is the lastUpdated of a new version: now in microseconds, and
-// always after the previous version's, so versions of one resource are
-// strictly ordered in time even when the clock steps back.
+// nextTime is the lastUpdated of the version after prev (nil: the first).
 func (s *Server) nextTime(prev *fhir.Resource) time.Time {
-	t := s.now().UTC().Truncate(time.Microsecond)
-	if prev != nil && !t.After(prev.LastUpdated) {
-		t = prev.LastUpdated.Add(time.Microsecond)
+	var last time.Time
+	if prev != nil {
+		last = prev.LastUpdated
 	}
-	return t
+	return fhir.NextLastUpdated(s.now(), last)
 }
