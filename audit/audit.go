@@ -65,6 +65,16 @@ func Interaction(code string) Coding {
 	return Coding{System: systemInteraction, Code: code, Display: code}
 }
 
+// SystemOperation names medbridge's operations and non-FHIR interactions
+// in subtypes ("$lastn", "ingest-errors").
+const SystemOperation = "urn:medbridge:operation"
+
+// Operation is the subtype naming an operation ("$stats") or one of
+// medbridge's own interactions ("ingest-errors").
+func Operation(name string) Coding {
+	return Coding{System: SystemOperation, Code: name, Display: name}
+}
+
 // Actions (AuditEvent.action).
 const (
 	Create  = "C"

@@ -37,7 +37,7 @@ func (s *Server) insert(c echo.Context, p *fhir.Parsed, method string) (*fhir.Re
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.Write(c.Request().Context(), w); err != nil {
+	if err := s.commit(c, w, nil); err != nil {
 		return nil, err // a fresh UUID cannot conflict; anything here is internal
 	}
 	return &w.Resource, nil

@@ -50,7 +50,7 @@ func (s *Server) remove(c echo.Context, typ, id string, want int64) (*fhir.Resou
 			return prev, nil
 		}
 		r := fhir.Resource{Type: typ, ID: id, Version: prev.Version + 1, LastUpdated: s.nextTime(prev), Deleted: true, Method: http.MethodDelete}
-		err = s.store.Write(ctx, storage.Write{Resource: r, Expected: prev.Version})
+		err = s.commit(c, storage.Write{Resource: r, Expected: prev.Version}, prev)
 		if errors.Is(err, storage.ErrVersionConflict) && want == 0 && attempt < maxWriteAttempts {
 			continue
 		}

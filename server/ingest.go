@@ -28,7 +28,7 @@ import (
 
 func (s *Server) ingestRoutes(e *echo.Echo) {
 	route := func(method, path string, h echo.HandlerFunc, interaction string) {
-		e.Add(method, "/ingest"+path, h, s.interaction(interaction), s.limitBody, s.authorizeIngest)
+		e.Add(method, "/ingest"+path, h, s.interaction(interaction), s.limitBody, s.audited(interaction), s.authorizeIngest)
 	}
 	route(http.MethodGet, "/mappings", s.ingestMappings, "ingest-mappings")
 	route(http.MethodPost, "/:mapping", s.ingestMessages, "ingest")

@@ -56,6 +56,7 @@ func (s *Server) writeResource(c echo.Context, status int, r *fhir.Resource) err
 		return err
 	}
 	versionHeaders(c, r)
+	s.noteResource(c, r, nil)
 	writeJSON(c, status, body)
 	return nil
 }

@@ -56,6 +56,9 @@ type Config struct {
 	// MaxBundleEntries limits the entries of a batch or transaction; 0
 	// means DefaultMaxBundleEntries.
 	MaxBundleEntries int
+	// NoAudit turns the audit trail off: for measuring its cost only.
+	// medbridge serve always audits.
+	NoAudit bool
 }
 
 // Server serves the FHIR REST API over a Store.
@@ -82,6 +85,8 @@ type Server struct {
 	extractor *storage.Extractor
 	// maxBundleEntries is Config.MaxBundleEntries (see bundleLimit).
 	maxBundleEntries int
+	// noAudit is Config.NoAudit (see audit.go).
+	noAudit bool
 	// profiles returns the StructureDefinition validator, built on first
 	// use: only $validate and writes that claim a profile need it.
 	profiles func() (*profile.Validator, error)
@@ -106,6 +111,7 @@ func New(cfg Config) (*Server, error) {
 		registry: cfg.Registry,
 
 		maxBundleEntries: cfg.MaxBundleEntries,
+		noAudit:          cfg.NoAudit,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -152,7 +158,7 @@ func (s *Server) routes() {
 	// FHIR routes carry their middleware themselves: echo's Group.Use would
 	// register catch-all routes that turn a wrong method (405) into a 404.
 	fhirRoute := func(methods []string, path string, h echo.HandlerFunc, interaction string) {
-		e.Match(methods, "/fhir"+path, h, s.interaction(interaction), negotiate, s.limitBody, s.authorize(interaction))
+		e.Match(methods, "/fhir"+path, h, s.interaction(interaction), negotiate, s.limitBody, s.audited(interaction), s.authorize(interaction), s.mutable(interaction))
 	}
 	read := []string{http.MethodGet, http.MethodHead}
 	post := []string{http.MethodPost}
@@ -161,7 +167,7 @@ func (s *Server) routes() {
 	fhirRoute(read, "/", s.searchSystem, "search-system")
 	fhirRoute(post, "/_search", s.searchSystem, "search-system")
 	for _, base := range []string{"/fhir", "/fhir/"} { // authorized per entry: see transaction.go
-		e.POST(base, s.processBundle, s.interaction("transaction"), negotiate, s.limitBody)
+		e.POST(base, s.processBundle, s.interaction("transaction"), negotiate, s.limitBody, s.audited("transaction"))
 	}
 	fhirRoute(read, "/metadata", s.capabilities, "capabilities")
 	if s.smart != nil {

@@ -53,6 +53,7 @@ func (s *Server) processBundle(c echo.Context) error {
 		return err
 	}
 	c.Set(ctxInteraction, in.Type)
+	auditAs(c, in.Type)
 	var out *bundle
 	if in.Type == "transaction" {
 		out, err = s.transaction(c, in.Entry)

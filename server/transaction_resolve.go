@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -45,6 +46,11 @@ func (t *txn) resolve(i int) error {
 	if err := s.checkType(op.u.typ); err != nil {
 		return err
 	}
+	if op.method == http.MethodPatch || op.method == http.MethodDelete {
+		if err := refuseChange(op.u.typ, strings.ToLower(op.method)); err != nil {
+			return err
+		}
+	}
 	want, err := entryIfMatch(e.Request.IfMatch)
 	if err != nil {
 		return err
@@ -67,6 +73,11 @@ func (t *txn) resolve(i int) error {
 	}
 	if err := checkPrecondition(op.want, op.prev, op.u.typ, op.id); err != nil {
 		return err
+	}
+	if op.prev != nil && !op.prev.Deleted {
+		if err := refuseChange(op.u.typ, "update"); err != nil {
+			return err
+		}
 	}
 	if op.method == http.MethodDelete {
 		t.remove(op)

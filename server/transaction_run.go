@@ -291,11 +291,26 @@ func (s *Server) entryPatch(e *bundleEntry) (patcher, error) {
 	return parseFHIRPathPatch(body, model)
 }
 
-// commit writes every write of the transaction at once.
+// commit writes every write of the transaction at once, with the
+// transaction's audit record.
 func (t *txn) commit() error {
-	err := t.s.store.WriteAtomic(t.c.Request().Context(), t.writes)
+	ws := t.writes
+	if record(t.c) != nil && len(ws) > 0 {
+		prev := map[string]*fhir.Resource{}
+		for _, op := range t.writers {
+			prev[op.u.typ+"/"+op.id] = op.prev
+		}
+		aw, err := t.s.successRecord(t.c, ws, prev, "")
+		if err != nil {
+			return err
+		}
+		ws = append(ws[:len(ws):len(ws)], aw)
+	}
+	err := t.s.store.WriteAtomic(t.c.Request().Context(), ws)
 	var ae *storage.AtomicError
 	switch {
+	case errors.As(err, &ae) && ae.Index == len(t.writes):
+		return ae.Err // the audit record: the transaction fails
 	case errors.As(err, &ae):
 		op := t.writers[ae.Index]
 		t.retry = errors.Is(err, storage.ErrVersionConflict) && op.want == 0
@@ -308,6 +323,7 @@ func (t *txn) commit() error {
 	for k, op := range t.writers {
 		op.result = &t.writes[k].Resource
 	}
+	auditWritten(t.c)
 	return nil
 }
 

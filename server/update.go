@@ -75,6 +75,11 @@ func (s *Server) save(c echo.Context, typ, id string, want int64, method string,
 		if err := checkPrecondition(want, prev, typ, id); err != nil {
 			return nil, 0, err
 		}
+		if prev != nil && !prev.Deleted {
+			if err := refuseChange(typ, "update"); err != nil {
+				return nil, 0, err
+			}
+		}
 		p, err := next(prev)
 		if err != nil {
 			return nil, 0, err
@@ -89,7 +94,7 @@ func (s *Server) save(c echo.Context, typ, id string, want int64, method string,
 		if err != nil {
 			return nil, 0, err
 		}
-		err = s.store.Write(ctx, w)
+		err = s.commit(c, w, prev)
 		if errors.Is(err, storage.ErrVersionConflict) && want == 0 && attempt < maxWriteAttempts {
 			continue
 		}

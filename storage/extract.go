@@ -144,6 +144,25 @@ func (x *Extractor) Extract(typ string, resourceJSON []byte) ([]IndexEntry, erro
 // encoding/json, preferably with UseNumber so that decimals keep their
 // precision ("100.0"). It does not modify resource.
 func (x *Extractor) ExtractDecoded(typ string, resource map[string]any) ([]IndexEntry, error) {
+	return x.extract(typ, resource, nil)
+}
+
+// ExtractParams is Extract restricted to the parameters named by codes
+// (e.g. the compartment parameters of a type), for callers that need a
+// few values of a stored resource rather than its whole index.
+func (x *Extractor) ExtractParams(typ string, resourceJSON []byte, codes []string) ([]IndexEntry, error) {
+	if len(codes) == 0 {
+		return nil, nil
+	}
+	resource, err := decodeResource(resourceJSON)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNotResource, err)
+	}
+	return x.extract(typ, resource, codes)
+}
+
+// extract evaluates the parameters of typ, all of them when codes is nil.
+func (x *Extractor) extract(typ string, resource map[string]any, codes []string) ([]IndexEntry, error) {
 	if rt, ok := resource["resourceType"]; ok && rt != typ {
 		return nil, fmt.Errorf("%w: resourceType %v, expected %s", ErrNotResource, rt, typ)
 	}
@@ -159,6 +178,9 @@ func (x *Extractor) ExtractDecoded(typ string, resource map[string]any) ([]Index
 	env.Reset(sc.focus[0])
 	out := sc.out[:0]
 	for _, p := range plans {
+		if codes != nil && !slices.Contains(codes, p.code) {
+			continue
+		}
 		nodes, err := p.expr.Eval(env, sc.focus[:]...)
 		if err != nil {
 			return nil, fmt.Errorf("storage: search parameter %s: %w", p.code, err)

@@ -194,6 +194,12 @@ var InvalidExamples = map[string]string{
 	"Questionnaire-qs1.json":           "Questionnaire.item[0].item[0].linkId",        // nested items lack the required linkId
 }
 
+// WithoutAudit turns the audit trail off, for tests about other things
+// whose counts every request's AuditEvent would change.
+func WithoutAudit() Option {
+	return func(cfg *server.Config) { cfg.NoAudit = true }
+}
+
 // WithIngest serves device ingest with the built-in mappings and the
 // template mappings of dir ("" for none).
 func WithIngest(t testing.TB, dir string) Option {
