@@ -3,6 +3,8 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"maps"
 	"net"
@@ -409,6 +411,69 @@ func (s *Server) writeAudit(ctx context.Context, ev *audit.Event) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
 	defer cancel()
 	return s.store.Write(ctx, w)
+}
+
+// auditedSignIn records the sign-ins and token requests of the built-in
+// authorization server, granted or refused: the requesting client (as it
+// names itself), the user name tried at sign-in (never the password),
+// the grant type, the outcome.
+func (s *Server) auditedSignIn(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		signIn, token := strings.HasSuffix(r.URL.Path, "/login"), strings.HasSuffix(r.URL.Path, "/token")
+		if s.noAudit || r.Method != http.MethodPost || !signIn && !token {
+			return next(c)
+		}
+		start := s.now()
+		_ = r.ParseForm() // kept by the request for the handler
+		h := hold(c)
+		if err := next(c); err != nil {
+			s.handleError(err, c)
+		}
+		ev := &audit.Event{
+			Type: audit.Authentication, Subtype: []audit.Coding{audit.Login}, Action: audit.Execute,
+			Start: start, End: s.now(), Outcome: audit.OutcomeOf(c.Response().Status),
+			Who: s.who(c), Source: s.baseURL,
+		}
+		ev.Who.ClientID = claimedClient(r)
+		if signIn {
+			ev.Who.Subject = r.PostForm.Get("username")
+			ev.Entities = []audit.Entity{{Name: "sign-in"}}
+		} else {
+			ev.Entities = []audit.Entity{{Name: "grant_type " + r.PostForm.Get("grant_type")}}
+		}
+		if err := s.writeAudit(r.Context(), ev); err != nil {
+			h.drop()
+			logger(c).Error("audit record not written: the request fails", "error", err.Error())
+			return fhir.Errorf(http.StatusInternalServerError, fhir.CodeException,
+				"the audit record of this request could not be written; quote request id %s to the operator", requestID(c))
+		}
+		return h.release()
+	}
+}
+
+// claimedClient is the client a token request names: HTTP Basic
+// authentication, client_id, or the issuer of a client assertion (read,
+// not verified: the authorization server verifies it).
+func claimedClient(r *http.Request) string {
+	if id, _, ok := r.BasicAuth(); ok {
+		return id
+	}
+	if id := r.PostForm.Get("client_id"); id != "" {
+		return id
+	}
+	parts := strings.Split(r.PostForm.Get("client_assertion"), ".")
+	if len(parts) != 3 {
+		return ""
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims struct {
+		Issuer string `json:"iss"`
+	}
+	if err != nil || json.Unmarshal(payload, &claims) != nil {
+		return ""
+	}
+	return claims.Issuer
 }
 
 // held keeps a response back until the request's record is written.

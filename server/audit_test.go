@@ -333,6 +333,19 @@ func TestAuditSMART(t *testing.T) {
 		t.Fatalf("the patient's read, by Patient/pa: %d records", len(ok))
 	}
 
+	// Token requests and sign-ins are recorded, granted or refused.
+	s.agent.TokenRequest(url.Values{"grant_type": {"client_credentials"}, "client_id": {"nobody"}, "scope": {"system/*.rs"}}).MustFail(t, http.StatusUnauthorized, "invalid_client")
+	login := "type=" + url.QueryEscape("http://dicom.nema.org/resources/ontology/DCM|110114")
+	if evs := auditEvents(t, s.Server, login+"&altid="+s.backend+"&outcome=0", header...); len(evs) < 2 {
+		t.Errorf("the backend's token requests: %d records", len(evs))
+	}
+	if evs := auditEvents(t, s.Server, login+"&altid=alice&outcome=0", header...); len(evs) != 1 {
+		t.Errorf("alice's sign-in: %d records", len(evs))
+	}
+	if evs := auditEvents(t, s.Server, login+"&altid=nobody&outcome=4", header...); len(evs) != 1 {
+		t.Errorf("the refused token request: %d records", len(evs))
+	}
+
 	// Without an AuditEvent scope the trail is closed.
 	denied(t, s.as(t, s.backendToken(t, "system/Observation.rs"), http.MethodGet, "/fhir/AuditEvent", ""), http.StatusForbidden)
 	// The patient's app sees records about pa only.

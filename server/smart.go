@@ -23,7 +23,7 @@ type SMART struct {
 func (s *Server) smartRoutes(e *echo.Echo) {
 	h := echo.WrapHandler(s.smart.Handler)
 	e.Any("/auth", h, s.interaction("auth"))
-	e.Any("/auth/*", h, s.interaction("auth"))
+	e.Any("/auth/*", h, s.interaction("auth"), s.auditedSignIn)
 }
 
 // smartConfiguration serves GET /fhir/.well-known/smart-configuration.
