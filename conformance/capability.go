@@ -195,7 +195,7 @@ func CapabilityStatement(opts CapabilityOptions) ([]byte, error) {
 
 	types := slices.Clone(opts.Types)
 	slices.SortStableFunc(types, func(a, b TypeCapability) int { return strings.Compare(a.Type, b.Type) })
-	resources := make([]csResource, 0, len(types))
+	resources := make([]RestResourceJSON, 0, len(types))
 	for i, t := range types {
 		if i > 0 && types[i-1].Type == t.Type {
 			fail("type %s is described twice", t.Type)
@@ -206,23 +206,23 @@ func CapabilityStatement(opts CapabilityOptions) ([]byte, error) {
 		resources = append(resources, resource(fail, t))
 	}
 
-	var security *csSecurity
+	var security *SecurityJSON
 	if s := opts.Security; s != nil {
 		checkCodes(fail, "security service", s.Services, securityServices)
-		security = &csSecurity{CORS: s.CORS, Description: s.Description}
+		security = &SecurityJSON{CORS: s.CORS, Description: s.Description}
 		if len(s.OAuthURIs) > 0 {
-			ext := csExtension{URL: oauthURIsExtension}
+			ext := ExtensionJSON{URL: oauthURIsExtension}
 			for _, name := range slices.Sorted(maps.Keys(s.OAuthURIs)) {
 				if u, err := url.Parse(s.OAuthURIs[name]); err != nil || !u.IsAbs() {
 					fail("security: oauth-uris %s %q is not an absolute URL", name, s.OAuthURIs[name])
 				}
-				ext.Extension = append(ext.Extension, csExtension{URL: name, ValueURI: s.OAuthURIs[name]})
+				ext.Extension = append(ext.Extension, ExtensionJSON{URL: name, ValueURI: s.OAuthURIs[name]})
 			}
-			security.Extension = []csExtension{ext}
+			security.Extension = []ExtensionJSON{ext}
 		}
 		for _, code := range s.Services {
-			security.Service = append(security.Service, csCodeableConcept{
-				Coding: []csCoding{{System: securityServiceSystem, Code: code}},
+			security.Service = append(security.Service, CodeableConceptJSON{
+				Coding: []CodingJSON{{System: securityServiceSystem, Code: code}},
 			})
 		}
 	}
@@ -234,21 +234,21 @@ func CapabilityStatement(opts CapabilityOptions) ([]byte, error) {
 	if description == "" {
 		description = opts.Software
 	}
-	cs := capabilityStatement{
+	cs := CapabilityStatementJSON{
 		ResourceType: "CapabilityStatement",
 		Name:         opts.Name,
 		Status:       "active",
 		Date:         opts.Date.Format(time.RFC3339),
 		Kind:         "instance",
-		Software:     csSoftware{Name: opts.Software, Version: opts.Version},
-		Implementation: csImplementation{
+		Software:     SoftwareJSON{Name: opts.Software, Version: opts.Version},
+		Implementation: ImplementationJSON{
 			Description: description,
 			URL:         opts.BaseURL,
 		},
 		FHIRVersion: FHIRVersion,
 		Format:      formats,
 		PatchFormat: opts.PatchFormats,
-		Rest: []csRest{{
+		Rest: []RestJSON{{
 			Mode:        "server",
 			Security:    security,
 			Resource:    resources,
@@ -267,7 +267,7 @@ func CapabilityStatement(opts CapabilityOptions) ([]byte, error) {
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
-func resource(fail func(string, ...any), t TypeCapability) csResource {
+func resource(fail func(string, ...any), t TypeCapability) RestResourceJSON {
 	where := "type " + t.Type
 	checkCodes(fail, where+" interaction", t.Interactions, typeInteractions)
 	has := func(code string) bool { return slices.Contains(t.Interactions, code) }
@@ -292,7 +292,7 @@ func resource(fail func(string, ...any), t TypeCapability) csResource {
 	needs(conditionalDelete != "not-supported", "ConditionalDelete", "delete")
 	needs(len(t.SearchParams) > 0, "SearchParams", "search-type")
 	needs(len(t.SearchIncludes)+len(t.SearchRevIncludes) > 0, "SearchIncludes/SearchRevIncludes", "search-type")
-	return csResource{
+	return RestResourceJSON{
 		Type:              t.Type,
 		Profile:           t.Profile,
 		SupportedProfile:  t.SupportedProfiles,
@@ -313,8 +313,8 @@ func resource(fail func(string, ...any), t TypeCapability) csResource {
 	}
 }
 
-func searchParams(fail func(string, ...any), where string, params []SearchParamCapability) []csSearchParam {
-	out := make([]csSearchParam, 0, len(params))
+func searchParams(fail func(string, ...any), where string, params []SearchParamCapability) []SearchParamJSON {
+	out := make([]SearchParamJSON, 0, len(params))
 	seen := map[string]bool{}
 	for _, p := range params {
 		if p.Name == "" {
@@ -326,13 +326,13 @@ func searchParams(fail func(string, ...any), where string, params []SearchParamC
 		if !slices.Contains(searchParamTypes, p.Type) {
 			fail("%s: search parameter %s: type %q is not an R4 search parameter type", where, p.Name, p.Type)
 		}
-		out = append(out, csSearchParam(p))
+		out = append(out, SearchParamJSON(p))
 	}
 	return out
 }
 
-func operations(fail func(string, ...any), where string, ops []OperationCapability) []csOperation {
-	out := make([]csOperation, 0, len(ops))
+func operations(fail func(string, ...any), where string, ops []OperationCapability) []OperationJSON {
+	out := make([]OperationJSON, 0, len(ops))
 	for _, o := range ops {
 		if o.Name == "" || strings.HasPrefix(o.Name, "$") {
 			fail("%s: operation name %q must be given without the $", where, o.Name)
@@ -340,15 +340,15 @@ func operations(fail func(string, ...any), where string, ops []OperationCapabili
 		if o.Definition == "" {
 			fail("%s: operation %s has no Definition", where, o.Name)
 		}
-		out = append(out, csOperation(o))
+		out = append(out, OperationJSON(o))
 	}
 	return out
 }
 
-func interactions(codes []string) []csInteraction {
-	out := make([]csInteraction, 0, len(codes))
+func interactions(codes []string) []InteractionJSON {
+	out := make([]InteractionJSON, 0, len(codes))
 	for _, c := range codes {
-		out = append(out, csInteraction{Code: c})
+		out = append(out, InteractionJSON{Code: c})
 	}
 	return out
 }
@@ -369,98 +369,4 @@ func orDefault(s, def string) string {
 		return def
 	}
 	return s
-}
-
-// The JSON shape of the statement; field order follows the R4 definition.
-type capabilityStatement struct {
-	ResourceType   string           `json:"resourceType"`
-	Name           string           `json:"name,omitempty"`
-	Status         string           `json:"status"`
-	Date           string           `json:"date"`
-	Kind           string           `json:"kind"`
-	Software       csSoftware       `json:"software"`
-	Implementation csImplementation `json:"implementation"`
-	FHIRVersion    string           `json:"fhirVersion"`
-	Format         []string         `json:"format"`
-	PatchFormat    []string         `json:"patchFormat,omitempty"`
-	Rest           []csRest         `json:"rest"`
-}
-
-type csSoftware struct {
-	Name    string `json:"name"`
-	Version string `json:"version,omitempty"`
-}
-
-type csImplementation struct {
-	Description string `json:"description"`
-	URL         string `json:"url"`
-}
-
-type csRest struct {
-	Mode        string          `json:"mode"`
-	Security    *csSecurity     `json:"security,omitempty"`
-	Resource    []csResource    `json:"resource,omitempty"`
-	Interaction []csInteraction `json:"interaction,omitempty"`
-	SearchParam []csSearchParam `json:"searchParam,omitempty"`
-	Operation   []csOperation   `json:"operation,omitempty"`
-	Compartment []string        `json:"compartment,omitempty"`
-}
-
-type csSecurity struct {
-	Extension   []csExtension       `json:"extension,omitempty"`
-	CORS        bool                `json:"cors"`
-	Service     []csCodeableConcept `json:"service,omitempty"`
-	Description string              `json:"description,omitempty"`
-}
-
-type csExtension struct {
-	URL       string        `json:"url"`
-	Extension []csExtension `json:"extension,omitempty"`
-	ValueURI  string        `json:"valueUri,omitempty"`
-}
-
-type csCodeableConcept struct {
-	Coding []csCoding `json:"coding"`
-}
-
-type csCoding struct {
-	System string `json:"system"`
-	Code   string `json:"code"`
-}
-
-type csResource struct {
-	Type              string          `json:"type"`
-	Profile           string          `json:"profile,omitempty"`
-	SupportedProfile  []string        `json:"supportedProfile,omitempty"`
-	Documentation     string          `json:"documentation,omitempty"`
-	Interaction       []csInteraction `json:"interaction,omitempty"`
-	Versioning        string          `json:"versioning,omitempty"`
-	ReadHistory       bool            `json:"readHistory"`
-	UpdateCreate      bool            `json:"updateCreate"`
-	ConditionalCreate bool            `json:"conditionalCreate"`
-	ConditionalRead   string          `json:"conditionalRead"`
-	ConditionalUpdate bool            `json:"conditionalUpdate"`
-	ConditionalDelete string          `json:"conditionalDelete"`
-	ReferencePolicy   []string        `json:"referencePolicy,omitempty"`
-	SearchInclude     []string        `json:"searchInclude,omitempty"`
-	SearchRevInclude  []string        `json:"searchRevInclude,omitempty"`
-	SearchParam       []csSearchParam `json:"searchParam,omitempty"`
-	Operation         []csOperation   `json:"operation,omitempty"`
-}
-
-type csInteraction struct {
-	Code string `json:"code"`
-}
-
-type csSearchParam struct {
-	Name          string `json:"name"`
-	Definition    string `json:"definition,omitempty"`
-	Type          string `json:"type"`
-	Documentation string `json:"documentation,omitempty"`
-}
-
-type csOperation struct {
-	Name          string `json:"name"`
-	Definition    string `json:"definition"`
-	Documentation string `json:"documentation,omitempty"`
 }

@@ -6,6 +6,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -237,5 +239,41 @@ func TestCapabilityStatementRefusesUntrueClaims(t *testing.T) {
 				t.Errorf("error %q does not mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestParseCapabilityStatement reads back what CapabilityStatement writes:
+// one model for both.
+func TestParseCapabilityStatement(t *testing.T) {
+	b, err := conformance.CapabilityStatement(fullOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, rest, err := conformance.ParseCapabilityStatement(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := json.Marshal(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got any
+	if err := json.Unmarshal(b, &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parsed and written again:\n%s\nwant\n%s", again, b)
+	}
+	i := slices.IndexFunc(rest.Resource, func(r conformance.RestResourceJSON) bool { return r.Type == "Patient" })
+	if i < 0 || !rest.Resource[i].Has("vread") || rest.Resource[i].Has("patch") || rest.Resource[i].Param("birthdate") == nil || rest.Resource[i].Param("shoe-size") != nil {
+		t.Errorf("Patient: %+v", rest.Resource)
+	}
+	for _, bad := range []string{`{`, `{"resourceType":"Patient"}`, `{"resourceType":"CapabilityStatement","rest":[{"mode":"client"}]}`} {
+		if _, _, err := conformance.ParseCapabilityStatement([]byte(bad)); err == nil {
+			t.Errorf("%s parsed", bad)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 
@@ -15,27 +16,30 @@ import (
 var typeInteractions = []string{"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
 
 // typeOperations are the type-level operations routes() registers for
-// one type; the definitions are R4's own.
-var typeOperations = map[string][]conformance.OperationCapability{
-	"Observation": {
-		{Name: "lastn", Definition: "http://hl7.org/fhir/OperationDefinition/Observation-lastn"},
-		{Name: "stats", Definition: "http://hl7.org/fhir/OperationDefinition/Observation-stats"},
-	},
+// one type, by the id of their OperationDefinition (served by
+// operationdefinition.go).
+var typeOperations = map[string][]string{
+	"Observation": {conformance.OperationLastN, conformance.OperationStats},
 }
 
-// validateCapability is $validate, registered for every type.
-var validateCapability = conformance.OperationCapability{
-	Name: "validate", Definition: validateOperation,
-	Documentation: "Type and instance level, modes create, update and delete, profile parameter: structure, the base definition, the profile and the claimed meta.profile profiles.",
-}
+// validateDocumentation tells what $validate, registered for every type at
+// the type and instance level, checks.
+const validateDocumentation = "Type and instance level, modes create, update and delete, profile parameter: structure, the base definition, the profile and the claimed meta.profile profiles."
 
 // conditionalDocumentation tells what the conditional interactions do
 // beyond the codes of the statement.
 const conditionalDocumentation = "Conditional delete deletes the one match (412 when several match); with _multiple=true it deletes every match, up to 100. " +
 	"Conditional create and conditional update are serialized per criteria across server processes: concurrent requests with the same criteria create one resource."
 
+// appendOnlyDocumentation is the documentation of an append-only type
+// (appendOnly): the audit trail.
+const appendOnlyDocumentation = "Append-only: the server writes an AuditEvent for every interaction, and AuditEvents cannot be changed or removed through the API (update, patch and delete are refused with 405). " +
+	"Conditional create is serialized per criteria across server processes: concurrent requests with the same criteria create one resource."
+
 // capabilityStatement builds the statement from what routes() registers and
-// the search parameters the search package and the stores support.
+// the search parameters the search package and the stores support; each
+// operation's definition is the server's own OperationDefinition
+// (operationdefinition.go).
 func (s *Server) capabilityStatement(version string) ([]byte, error) {
 	types := make([]conformance.TypeCapability, 0, len(s.spec.ResourceTypes()))
 	revIncludes := map[string][]string{}
@@ -52,6 +56,23 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 			}
 		}
 	}
+	defs, err := conformance.OperationDefinitions(s.baseURL)
+	if err != nil {
+		return nil, err
+	}
+	operation := func(id string) (conformance.OperationCapability, error) {
+		for _, d := range defs {
+			if d.ID == id {
+				return conformance.OperationCapability{Name: d.Code, Definition: d.URL}, nil
+			}
+		}
+		return conformance.OperationCapability{}, fmt.Errorf("server: no OperationDefinition %s", id)
+	}
+	validate, err := operation(conformance.OperationValidate)
+	if err != nil {
+		return nil, err
+	}
+	validate.Documentation = validateDocumentation
 	for _, t := range s.spec.ResourceTypes() {
 		tc := conformance.TypeCapability{
 			Type:              t,
@@ -64,6 +85,16 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 			ConditionalRead:   "full-support",
 			ConditionalDelete: "single",
 			Documentation:     conditionalDocumentation,
+		}
+		if appendOnly(t) {
+			tc.Interactions = slices.DeleteFunc(slices.Clone(typeInteractions), func(i string) bool {
+				return i == "update" || i == "patch" || i == "delete"
+			})
+			// Versioned, but with no updates there are neither
+			// version-aware updates nor past versions to read.
+			tc.Versioning, tc.ReadHistory = "versioned", false
+			tc.UpdateCreate, tc.ConditionalUpdate, tc.ConditionalDelete = false, false, "not-supported"
+			tc.Documentation = appendOnlyDocumentation
 		}
 		params, err := s.spec.SearchParams(t)
 		if err != nil {
@@ -86,7 +117,14 @@ func (s *Server) capabilityStatement(version string) ([]byte, error) {
 			tc.SearchIncludes = append([]string{"*"}, tc.SearchIncludes...)
 		}
 		tc.SearchRevIncludes = revIncludes[t]
-		tc.Operations = append(slices.Clone(typeOperations[t]), validateCapability)
+		for _, id := range typeOperations[t] {
+			op, err := operation(id)
+			if err != nil {
+				return nil, err
+			}
+			tc.Operations = append(tc.Operations, op)
+		}
+		tc.Operations = append(tc.Operations, validate)
 		types = append(types, tc)
 	}
 	return conformance.CapabilityStatement(conformance.CapabilityOptions{

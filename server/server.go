@@ -170,6 +170,7 @@ func (s *Server) routes() {
 		e.POST(base, s.processBundle, s.interaction("transaction"), negotiate, s.limitBody, s.audited("transaction"))
 	}
 	fhirRoute(read, "/metadata", s.capabilities, "capabilities")
+	s.operationDefinitionRoutes(fhirRoute)
 	if s.smart != nil {
 		fhirRoute(read, "/.well-known/smart-configuration", s.smartConfiguration, "smart-configuration")
 		s.smartRoutes(e)
