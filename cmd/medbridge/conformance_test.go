@@ -75,6 +75,13 @@ func TestConformanceMedbridge(t *testing.T) {
 	if (err != nil) != (len(failed) > 0) {
 		t.Errorf("exit status %v with %d failed claims", err, len(failed))
 	}
+	// Every operation's definition is checked: $lastn and $stats on
+	// Observation, $validate on every type.
+	for claim, min := range map[string]int{"$lastn": 1, "$stats": 1, "$validate": 140} {
+		if n := strings.Count(string(md), "| definition | "+claim+" | pass |"); n < min {
+			t.Errorf("the definition of %s passed on %d types, want at least %d", claim, n, min)
+		}
+	}
 	counts := regexp.MustCompile(`\| Claims \| Passed \| Failed \| Skipped \|\n\|---:\|---:\|---:\|---:\|\n\| (\d+) \| (\d+) \| (\d+) \| (\d+) \|`).FindStringSubmatch(string(md))
 	if counts == nil {
 		t.Fatalf("the report has no counts:\n%.2000s", md)
@@ -102,7 +109,9 @@ func TestConformanceMedbridge(t *testing.T) {
 
 // TestConformanceBrokenClaim serves medbridge behind a proxy whose
 // /metadata claims a search parameter and an operation medbridge does not
-// have: the harness reports both failed and the command fails.
+// have, the operation with a definition that does not resolve, and
+// $validate with the definition of $lastn: the harness reports the four
+// failed and the command fails.
 func TestConformanceBrokenClaim(t *testing.T) {
 	srv := servertest.StartBackend(t, servertest.SQLite)
 	target, err := url.Parse(srv.Root)
@@ -110,6 +119,7 @@ func TestConformanceBrokenClaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	proxy := httputil.NewSingleHostReverseProxy(target)
+	var proxyBase string // the FHIR base behind the proxy
 	proxy.ModifyResponse = func(res *http.Response) error {
 		if res.Request.URL.Path != "/fhir/metadata" {
 			return nil
@@ -126,7 +136,13 @@ func TestConformanceBrokenClaim(t *testing.T) {
 		for _, r := range cs["rest"].([]any)[0].(map[string]any)["resource"].([]any) {
 			if r := r.(map[string]any); r["type"] == "Patient" {
 				r["searchParam"] = append(r["searchParam"].([]any), map[string]any{"name": "shoe-size", "type": "number"})
-				r["operation"] = []any{map[string]any{"name": "teleport", "definition": "http://example.org/OperationDefinition/teleport"}}
+				ops := r["operation"].([]any)
+				for _, op := range ops {
+					if op := op.(map[string]any); op["name"] == "validate" {
+						op["definition"] = proxyBase + "/OperationDefinition/Observation-lastn"
+					}
+				}
+				r["operation"] = append(ops, map[string]any{"name": "teleport", "definition": "OperationDefinition/teleport"})
 			}
 		}
 		body, _ = json.Marshal(cs)
@@ -137,18 +153,19 @@ func TestConformanceBrokenClaim(t *testing.T) {
 	}
 	ts := httptest.NewServer(proxy)
 	defer ts.Close()
+	proxyBase = ts.URL + "/fhir"
 
 	report := filepath.Join(t.TempDir(), "report.md")
-	err = run(t.Context(), []string{"conformance", "--base", ts.URL + "/fhir", "--types", "Patient", "--markdown", report}, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "2 of") {
-		t.Errorf("conformance with two false claims: %v, want an error counting 2 failed claims", err)
+	err = run(t.Context(), []string{"conformance", "--base", proxyBase, "--types", "Patient", "--markdown", report}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "4 of") {
+		t.Errorf("conformance with four false claims: %v, want an error counting 4 failed claims", err)
 	}
 	md, rerr := os.ReadFile(report)
 	if rerr != nil {
 		t.Fatal(rerr)
 	}
 	failed := failedClaims(string(md))
-	want := []string{"Patient search-param shoe-size", "Patient operation $teleport"}
+	want := []string{"Patient search-param shoe-size", "Patient operation $teleport", "Patient definition $teleport", "Patient definition $validate"}
 	slices.Sort(failed)
 	slices.Sort(want)
 	if !slices.Equal(failed, want) {

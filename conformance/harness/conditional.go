@@ -28,7 +28,7 @@ func (t *typeRun) conditionals(ctx context.Context, in *instance) {
 	}
 	if mode := t.rc.ConditionalDelete; mode == "single" || mode == "multiple" {
 		c := t.claim(KindCapability, "conditionalDelete: "+mode)
-		if cond == "" || mode == "multiple" && t.rc.param("_tag") == nil {
+		if cond == "" || mode == "multiple" && t.rc.Param("_tag") == nil {
 			c.skip("a condition selecting the harness's resources needs _tag, which is not claimed")
 		} else {
 			t.conditionalDelete(ctx, c, mode)
@@ -55,7 +55,7 @@ func (t *typeRun) conditionalCreate(ctx context.Context, c *check, in *instance,
 	}
 	tag := t.r.newTag()
 	none := query("_id", "x-harness-nomatch")
-	if t.rc.param("_tag") != nil {
+	if t.rc.Param("_tag") != nil {
 		none = query("_tag", tagSystem+"|"+tag)
 	}
 	if n, _ := t.r.create(ctx, c, in.typ, tag, map[string]string{"If-None-Exist": none}, http.StatusCreated); n != nil {
@@ -93,7 +93,7 @@ func (t *typeRun) conditionalDelete(ctx context.Context, c *check, mode string) 
 		made = append(made, n)
 	}
 	cond := query("_id", made[0].id)
-	if t.rc.param("_tag") != nil {
+	if t.rc.Param("_tag") != nil {
 		cond = query("_tag", tagSystem+"|"+tag)
 	}
 	if c.expect(ctx, http.MethodDelete, t.rc.Type+"?"+cond, nil, nil, http.StatusOK, http.StatusAccepted, http.StatusNoContent) == nil {

@@ -1,16 +1,19 @@
 // Package harness checks the claims of a FHIR R4 server's
 // CapabilityStatement against the live server: every interaction, search
 // parameter (it answers and it filters), _include and _revinclude value,
-// operation and capability flag is exercised with real requests, and each
-// becomes a Result (pass, fail or skip, with the requests as evidence) in
-// a Report for auditors.
+// operation (and its definition: an OperationDefinition of that operation
+// where it is claimed) and capability flag is exercised with real
+// requests, and each becomes a Result (pass, fail or skip, with the
+// requests as evidence) in a Report for auditors.
 //
 // The harness relies on nothing but the statement and the R4
 // specification: it creates its own resources from official R4 examples
 // (one per type, see fixtures/), tags them with a run-specific meta.tag,
 // derives search values from them with the parameters' expressions
 // (storage.Extractor) and deletes what it created. It never changes or
-// deletes a resource it did not create.
+// deletes a resource it did not create, and tries only what the statement
+// claims: what it created of a type without delete (an append-only audit
+// trail) is reported as left behind.
 package harness
 
 import (
@@ -77,8 +80,8 @@ type Result struct {
 	// Scope is the resource type the claim is about, or "system".
 	Scope string
 	// Kind is what is claimed: interaction, search-param, include,
-	// revinclude, operation, capability (versioning, conditional
-	// operations, formats, ...) or security.
+	// revinclude, operation, definition (of an operation), capability
+	// (versioning, conditional operations, formats, ...) or security.
 	Kind string
 	// Claim names it: "read", "birthdate", "Observation:subject",
 	// "$lastn", "conditionalCreate".
@@ -99,7 +102,8 @@ type Report struct {
 	Started                     time.Time
 	Duration                    time.Duration
 	Results                     []Result
-	// LeftBehind lists resources the harness created but could not delete.
+	// LeftBehind lists resources the harness created but could not
+	// delete, or did not because their type does not claim delete.
 	LeftBehind []string
 }
 
@@ -115,9 +119,13 @@ const (
 	KindInclude     = "include"
 	KindRevInclude  = "revinclude"
 	KindOperation   = "operation"
+	// KindDefinition: an operation's definition resolves to an
+	// OperationDefinition of that operation where it is claimed; its
+	// claim is the operation's, "$lastn".
+	KindDefinition = "definition"
 )
 
-var kindOrder = []string{KindCapability, KindSecurity, KindInteraction, KindSearchParam, KindInclude, KindRevInclude, KindOperation}
+var kindOrder = []string{KindCapability, KindSecurity, KindInteraction, KindSearchParam, KindInclude, KindRevInclude, KindOperation, KindDefinition}
 
 // Run fetches the server's CapabilityStatement and checks every claim in
 // it until ctx ends; claims not reached by then are skipped. It returns an
@@ -170,7 +178,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			Reason: fmt.Sprintf("fhirVersion %q: the harness checks R4 (4.0.x) servers", cs.FHIRVersion)})
 	}
 
-	var types []*resource
+	var types []*conformance.RestResourceJSON
 	for i := range rest.Resource {
 		rc := &rest.Resource[i]
 		if cfg.Types == nil || slices.Contains(cfg.Types, rc.Type) {
@@ -178,7 +186,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 	}
 	for _, t := range cfg.Types {
-		if !slices.ContainsFunc(types, func(rc *resource) bool { return rc.Type == t }) {
+		if !slices.ContainsFunc(types, func(rc *conformance.RestResourceJSON) bool { return rc.Type == t }) {
 			r.record(Result{Scope: t, Kind: KindCapability, Claim: "type", Status: Skip, Reason: "the CapabilityStatement does not list " + t})
 		}
 	}
@@ -205,8 +213,8 @@ type runner struct {
 	sem         chan struct{}
 	spec        *conformance.Spec
 	extractor   *storage.Extractor
-	cs          *capability
-	rest        *restPart
+	cs          *conformance.CapabilityStatementJSON
+	rest        *conformance.RestJSON
 	// run is this run's random id, in the tags of everything it creates.
 	run string
 	seq atomic.Int64
@@ -215,6 +223,8 @@ type runner struct {
 	results []Result
 	// created: "Type/id" of every resource created → still there.
 	created map[string]bool
+	// definitions: operation definition canonical → *definitionFetch.
+	definitions sync.Map
 }
 
 // tagSystem is the meta.tag system of the harness's resources.
@@ -236,7 +246,8 @@ func (r *runner) track(typ, id string, exists bool) {
 }
 
 // cleanup deletes every created resource still there and returns those
-// that could not be deleted.
+// that could not be deleted, or were not because delete is not claimed
+// for their type.
 func (r *runner) cleanup(ctx context.Context) []string {
 	r.mu.Lock()
 	var left []string
@@ -251,6 +262,10 @@ func (r *runner) cleanup(ctx context.Context) []string {
 	var failed []string
 	var wg sync.WaitGroup
 	for _, ref := range left {
+		if typ, _, _ := strings.Cut(ref, "/"); !r.deletable(typ) {
+			failed = append(failed, ref+" (delete is not claimed)")
+			continue
+		}
 		wg.Go(func() {
 			res, err := r.do(ctx, http.MethodDelete, ref, nil, nil)
 			if err != nil || res.status >= 300 && res.status != http.StatusNotFound && res.status != http.StatusGone {
@@ -263,6 +278,18 @@ func (r *runner) cleanup(ctx context.Context) []string {
 	wg.Wait()
 	slices.Sort(failed)
 	return failed
+}
+
+// deletable reports whether the statement claims delete for typ: the
+// harness does not try what is not claimed (an append-only type's
+// resources stay).
+func (r *runner) deletable(typ string) bool {
+	for i := range r.rest.Resource {
+		if rc := &r.rest.Resource[i]; rc.Type == typ {
+			return rc.Has("delete")
+		}
+	}
+	return false
 }
 
 // sorted returns the results: system first, then by type and kind; the

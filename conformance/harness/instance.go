@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/medbridge/medbridge/conformance"
 )
 
 // instance is a resource the checks of a type work on.
@@ -123,11 +125,11 @@ func (r *runner) gone(ctx context.Context, c *check, in *instance, history bool)
 
 // condition is a search that selects exactly in: its harness tag when the
 // type claims _tag, else its id; "" when neither is claimed.
-func condition(rc *resource, in *instance) string {
+func condition(rc *conformance.RestResourceJSON, in *instance) string {
 	switch {
-	case rc.param("_tag") != nil:
+	case rc.Param("_tag") != nil:
 		return query("_tag", tagSystem+"|"+in.tag)
-	case rc.param("_id") != nil:
+	case rc.Param("_id") != nil:
 		return query("_id", in.id)
 	}
 	return ""

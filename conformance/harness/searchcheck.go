@@ -15,7 +15,7 @@ import (
 // _include and _revinclude value, concurrently.
 func (t *typeRun) searches(ctx context.Context, in *instance) {
 	typ := in.typ
-	idFilter := t.rc.param("_id") != nil
+	idFilter := t.rc.Param("_id") != nil
 	if t.has("search-type") {
 		c := t.claim(KindInteraction, "search-type")
 		path := typ + "?" + query("_count", "10")
@@ -76,7 +76,7 @@ func (r *runner) entries(typ string, body []byte) map[string][]storage.IndexEntr
 // cannot have must not. Without a derivable value, a placeholder shows
 // that the parameter answers and excludes in, which has no value for it.
 // idFilter adds _id=in.id, so that no paging is needed.
-func (r *runner) checkParam(ctx context.Context, c *check, path string, p searchParam, in *instance, entries []storage.IndexEntry, def *conformance.SearchParam, idFilter bool) {
+func (r *runner) checkParam(ctx context.Context, c *check, path string, p conformance.SearchParamJSON, in *instance, entries []storage.IndexEntry, def *conformance.SearchParam, idFilter bool) {
 	if p.Type == conformance.ParamSpecial {
 		c.skip("no generic value syntax is known for special parameters")
 		return

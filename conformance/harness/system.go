@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/medbridge/medbridge/conformance"
 )
 
 // systemInteractions are the whole-system interactions the harness checks.
@@ -21,9 +23,9 @@ func (r *runner) checkSystem(ctx context.Context) {
 	r.formats(ctx)
 	r.security(ctx)
 
-	var sys *resource
+	var sys *conformance.RestResourceJSON
 	for _, typ := range []string{"Patient", "Basic", ""} {
-		i := slices.IndexFunc(rest.Resource, func(rc resource) bool {
+		i := slices.IndexFunc(rest.Resource, func(rc conformance.RestResourceJSON) bool {
 			_, ok := fixture(rc.Type, "", "")
 			return (typ == "" || rc.Type == typ) && has(rc.Interaction, "create") && ok
 		})
@@ -80,7 +82,7 @@ func (r *runner) checkSystem(ctx context.Context) {
 			r.transaction(ctx, c, in, sys)
 		}
 	}
-	idFilter := slices.ContainsFunc(rest.SearchParam, func(p searchParam) bool { return p.Name == "_id" })
+	idFilter := slices.ContainsFunc(rest.SearchParam, func(p conformance.SearchParamJSON) bool { return p.Name == "_id" })
 	for _, p := range rest.SearchParam {
 		c := r.claim(SystemScope, KindSearchParam, p.Name)
 		if in == nil {
@@ -92,6 +94,7 @@ func (r *runner) checkSystem(ctx context.Context) {
 	}
 	for _, op := range rest.Operation {
 		r.operation(ctx, r.claim(SystemScope, KindOperation, "$"+op.Name), "", op.Name, in)
+		r.definition(ctx, r.claim(SystemScope, KindDefinition, "$"+op.Name), "", op)
 	}
 	for _, comp := range rest.Compartment {
 		r.compartment(ctx, r.claim(SystemScope, KindCapability, "compartment: "+comp), comp)
@@ -166,7 +169,7 @@ func (r *runner) security(ctx context.Context) {
 
 // oauthURIsAgree compares the oauth-uris extension with the SMART
 // configuration; it returns what disagrees, "" when all agrees.
-func oauthURIsAgree(sec *security, conf map[string]any) string {
+func oauthURIsAgree(sec *conformance.SecurityJSON, conf map[string]any) string {
 	keys := map[string]string{"authorize": "authorization_endpoint", "token": "token_endpoint",
 		"introspect": "introspection_endpoint", "revoke": "revocation_endpoint", "register": "registration_endpoint", "manage": "management_endpoint"}
 	for _, ext := range sec.Extension {
@@ -185,7 +188,7 @@ func oauthURIsAgree(sec *security, conf map[string]any) string {
 // searchSystem: a search of the whole server finds in.
 func (r *runner) searchSystem(ctx context.Context, c *check, in *instance) {
 	path := "?" + query("_count", "10")
-	byID := slices.ContainsFunc(r.rest.SearchParam, func(p searchParam) bool { return p.Name == "_id" })
+	byID := slices.ContainsFunc(r.rest.SearchParam, func(p conformance.SearchParamJSON) bool { return p.Name == "_id" })
 	if byID {
 		path = "?" + query("_id", in.id)
 	}
@@ -262,7 +265,7 @@ func (r *runner) batch(ctx context.Context, c *check, in *instance) {
 
 // transaction: a create in a transaction succeeds; a transaction with a
 // failing entry fails as a whole, leaving its other create undone.
-func (r *runner) transaction(ctx context.Context, c *check, in *instance, rc *resource) {
+func (r *runner) transaction(ctx context.Context, c *check, in *instance, rc *conformance.RestResourceJSON) {
 	body, _ := fixture(in.typ, "", r.newTag())
 	res, b := r.postBundle(ctx, c, "transaction", []entry{
 		{FullURL: "urn:uuid:6a0e9cf2-0c4b-4f3e-9a43-4f1d7e0b1c01", Resource: body, Request: map[string]any{"method": "POST", "url": in.typ}},
@@ -299,7 +302,7 @@ func (r *runner) transaction(ctx context.Context, c *check, in *instance, rc *re
 		c.fail("a transaction POSTing a Parameters to %s answered %d, want an error for the whole transaction", in.typ, res.status)
 		return
 	}
-	if rc.param("_tag") == nil {
+	if rc.Param("_tag") == nil {
 		c.pass("a create in a transaction succeeded; a transaction with a failing entry answered %d (that its other create was undone is not checked: %s claims no _tag)", res.status, in.typ)
 		return
 	}
