@@ -2,8 +2,8 @@
 // embedded in the binary: the resource definitions, search parameters,
 // value sets and compartment definition in spec/ (see spec/README.md), and
 // the facts medbridge derives from them: which resource types exist, their
-// summary, mandatory and choice elements, and the CapabilityStatement the
-// server publishes.
+// summary, mandatory and choice elements, and the CapabilityStatement and
+// OperationDefinitions (operations/) the server publishes.
 package conformance
 
 import (

@@ -98,6 +98,10 @@ func TestOperationDefinitionRead(t *testing.T) {
 	if n := store.n.Load(); n != 0 {
 		t.Errorf("the store was asked for an OperationDefinition %d times", n)
 	}
+	// Like /metadata, they are not audited.
+	if res := srv.Do(t, http.MethodGet, "/fhir/AuditEvent?_summary=count", nil); res.Status != http.StatusOK || res.JSON(t)["total"] != 0.0 {
+		t.Errorf("AuditEvents after reading the definitions: %d %s", res.Status, res.Body)
+	}
 }
 
 // TestOperationDefinitionStored: other OperationDefinitions are ordinary
