@@ -224,7 +224,7 @@ func statisticCodes() []string {
 }
 
 // stats serves GET/POST /fhir/Observation/$stats. The answer is a
-// Parameters resource with one "statistic" Observation per code and unit:
+// Parameters resource with one "statistics" Observation per code and unit:
 // its code the code asked for, its subject and effectivePeriod those of
 // the request, one component per statistic (coded in observation-
 // statistics) with the value in the unit of the readings.
@@ -277,7 +277,7 @@ func (s *Server) stats(c echo.Context) error {
 			return err
 		}
 		for i := range groups {
-			parameters = append(parameters, map[string]any{"name": "statistic", "resource": s.statsObservation(r, code, &groups[i], quantiles)})
+			parameters = append(parameters, map[string]any{"name": "statistics", "resource": s.statsObservation(r, code, &groups[i], quantiles)})
 		}
 	}
 	if parameters != nil {

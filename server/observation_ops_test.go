@@ -151,6 +151,9 @@ func TestStats(t *testing.T) {
 		if len(params) != 1 {
 			t.Fatalf("$stats gave %d statistic Observations, want 1 (one code, one unit): %s", len(params), res.Body)
 		}
+		if name := params[0].(map[string]any)["name"]; name != "statistics" {
+			t.Errorf("$stats output parameter %v, want R4's statistics", name)
+		}
 		obs := params[0].(map[string]any)["resource"].(map[string]any)
 		got := map[string]float64{}
 		for _, c := range obs["component"].([]any) {
