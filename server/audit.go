@@ -138,6 +138,9 @@ var interactionKinds = map[string]auditKind{
 // file). It runs outside authorize, so refusals are recorded too.
 func (s *Server) audited(interaction string) echo.MiddlewareFunc {
 	kind, ok := interactionKinds[interaction]
+	if !ok && !public[interaction] {
+		panic("server: no audit rule for interaction " + interaction) // a route added without one
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || s.noAudit {
 			return next

@@ -28,8 +28,6 @@ import (
 // with 422 and the issues. A claim of an unknown profile does not refuse
 // the write: the server cannot check it, logs it, and stores the resource.
 
-const validateOperation = "http://hl7.org/fhir/OperationDefinition/Resource-validate"
-
 // validateModes are the values of the mode parameter.
 var validateModes = []string{"create", "update", "delete"}
 
