@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strconv"
 	"strings"
+
+	"github.com/medbridge/medbridge/fhir"
 )
 
 // jsonPatch is a JSON Patch document (RFC 6902): add, remove, replace,
@@ -88,7 +90,7 @@ func (op *jsonPatchOp) apply(n int, root any) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !jsonEqual(cur, value) {
+		if !fhir.JSONEqual(cur, value) {
 			return nil, patchFailed(n, "test failed: the value at %q is not the one given", *op.Path)
 		}
 		return root, nil
@@ -253,42 +255,4 @@ func get(n int, root any, path []string) (any, error) {
 		}
 	}
 	return cur, nil
-}
-
-// jsonEqual is JSON value equality: numbers by value, objects regardless
-// of member order.
-func jsonEqual(a, b any) bool {
-	switch x := a.(type) {
-	case json.Number:
-		y, ok := b.(json.Number)
-		if !ok {
-			return false
-		}
-		fx, errx := x.Float64()
-		fy, erry := y.Float64()
-		return errx == nil && erry == nil && fx == fy
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			if w, ok := y[k]; !ok || !jsonEqual(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !jsonEqual(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	}
-	return a == b
 }

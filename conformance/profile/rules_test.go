@@ -33,7 +33,7 @@ func TestEqualAndContains(t *testing.T) {
 		if err := decode([]byte(tt.pattern), &p); err != nil {
 			t.Fatal(err)
 		}
-		if got := equal(v, p); got != tt.equal {
+		if got := fhir.JSONEqual(v, p); got != tt.equal {
 			t.Errorf("equal(%s, %s) = %v", tt.value, tt.pattern, got)
 		}
 		if got := contains(v, p); got != tt.contains {

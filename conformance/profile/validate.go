@@ -210,7 +210,7 @@ func (r *run) value(d *element, it item) {
 	if it.value == nil {
 		return // extensions of a primitive: not checked
 	}
-	if d.fixed != nil && !equal(it.value, d.fixed) {
+	if d.fixed != nil && !fhir.JSONEqual(it.value, d.fixed) {
 		r.fail(fhir.SeverityError, fhir.CodeValue, it.path,
 			"is %s, but %s requires exactly %s", show(it.value), r.profileName(d), show(d.fixed))
 	}
