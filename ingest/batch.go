@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/medbridge/medbridge/audit"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/mappers"
 	"github.com/medbridge/medbridge/storage"
@@ -31,6 +32,8 @@ type batch struct {
 	rejected []rejection
 	// err is the first store failure; once set, nothing more is done.
 	err error
+	// messages are the request's messages as received.
+	messages [][]byte
 }
 
 type rejection struct {
@@ -44,6 +47,10 @@ type reading struct {
 	obs   map[string]any
 	doc   doc
 	merge mappers.Merger
+	// msg is the message's position in the request; device and patient
+	// are the resolved references ("Device/…", "Patient/…").
+	msg             int
+	device, patient string
 }
 
 // obsState is what the batch does to one Observation: its readings in
@@ -58,8 +65,8 @@ type obsState struct {
 	expected                    int64
 }
 
-func newBatch(s *Service, m *Mapping, res *Result) *batch {
-	return &batch{s: s, m: m, res: res, ids: s.identities(m), obs: map[string]*obsState{}}
+func newBatch(s *Service, m *Mapping, res *Result, messages [][]byte) *batch {
+	return &batch{s: s, m: m, res: res, ids: s.identities(m), obs: map[string]*obsState{}, messages: messages}
 }
 
 // add maps one message and resolves its readings' identities. A message
@@ -79,7 +86,7 @@ func (b *batch) add(ctx context.Context, msg int, payload []byte) {
 	}
 	prepared := make([]*reading, 0, len(found))
 	for i := range found {
-		rd, err := b.prepare(ctx, &found[i])
+		rd, err := b.prepare(ctx, msg, &found[i])
 		if err != nil {
 			var fe *fhir.Error
 			if !errors.As(err, &fe) {
@@ -106,7 +113,7 @@ func (b *batch) add(ctx context.Context, msg int, payload []byte) {
 
 // prepare resolves r's identities and builds and validates its
 // Observation. Errors that reject the message are *fhir.Error.
-func (b *batch) prepare(ctx context.Context, r *mappers.Reading) (*reading, error) {
+func (b *batch) prepare(ctx context.Context, msg int, r *mappers.Reading) (*reading, error) {
 	var res mappers.Resolved
 	var err error
 	if res.Patient, err = b.ids.patient(ctx, r.Patient); err != nil {
@@ -130,60 +137,92 @@ func (b *batch) prepare(ctx context.Context, r *mappers.Reading) (*reading, erro
 	if err != nil {
 		return nil, err
 	}
-	return &reading{typ: r.Type, obs: obs, doc: d, merge: r.Merge}, nil
+	return &reading{typ: r.Type, obs: obs, doc: d, merge: r.Merge, msg: msg, device: res.Device, patient: res.Patient}, nil
 }
 
 // store settles every Observation against its stored version and writes
-// those that changed in one batch; writes that lost a race are settled
-// and written again one by one.
-func (b *batch) store(ctx context.Context) error {
+// those that changed, the Binaries and Provenances of their messages and
+// the request's AuditEvent (ev, when not nil) in one batch. Writes of
+// Observations that lost a race are settled and written again one by
+// one, and the Provenances naming them corrected.
+func (b *batch) store(ctx context.Context, ev *audit.Event) error {
 	if b.err != nil {
 		return b.err
 	}
-	if len(b.order) == 0 {
-		return nil
-	}
-	refs := make([]storage.Ref, len(b.order))
-	for i, id := range b.order {
-		refs[i] = storage.Ref{Type: "Observation", ID: id}
-	}
-	current, err := b.s.store.ReadCurrent(ctx, refs)
-	if err != nil {
-		return err
-	}
-	byID := make(map[string]*fhir.Resource, len(current))
-	for i := range current {
-		byID[current[i].ID] = &current[i]
-	}
 	var writes []storage.Write
 	var written []*obsState
-	for _, id := range b.order {
-		st := b.obs[id]
-		// ReadCurrent leaves deleted ones out; a Write expecting version 0
-		// then conflicts and the retry below reads the deletion.
-		if err := b.s.settle(st, byID[id]); err != nil {
-			return err
+	if len(b.order) > 0 {
+		refs := make([]storage.Ref, len(b.order))
+		for i, id := range b.order {
+			refs[i] = storage.Ref{Type: "Observation", ID: id}
 		}
-		if st.next == nil {
-			continue
-		}
-		w, err := b.s.write(st)
+		current, err := b.s.store.ReadCurrent(ctx, refs)
 		if err != nil {
 			return err
 		}
-		writes = append(writes, w)
-		written = append(written, st)
+		byID := make(map[string]*fhir.Resource, len(current))
+		for i := range current {
+			byID[current[i].ID] = &current[i]
+		}
+		for _, id := range b.order {
+			st := b.obs[id]
+			// ReadCurrent leaves deleted ones out; a Write expecting version 0
+			// then conflicts and the retry below reads the deletion.
+			if err := b.s.settle(st, byID[id]); err != nil {
+				return err
+			}
+			if st.next == nil {
+				continue
+			}
+			w, err := b.s.write(st)
+			if err != nil {
+				return err
+			}
+			writes = append(writes, w)
+			written = append(written, st)
+		}
 	}
-	errs := b.s.store.WriteBatch(ctx, writes)
-	for i, err := range errs {
+	var who *audit.Who
+	if ev != nil {
+		who = &ev.Who
+	}
+	srcs := b.sources(written)
+	pws, err := b.s.provenanceWrites(ctx, srcs, who)
+	if err != nil {
+		return err
+	}
+	nObs := len(writes)
+	writes = append(writes, pws...)
+	if ev != nil {
+		aw, err := b.s.auditWrite(b.complete(ev, pws))
+		if err != nil {
+			return err
+		}
+		writes = append(writes, aw)
+	}
+	var errs []error
+	if len(writes) > 0 {
+		errs = b.s.store.WriteBatch(ctx, writes)
+	}
+	if ev != nil {
+		if err := errs[len(errs)-1]; err != nil {
+			return fmt.Errorf("ingest: the audit record of the batch could not be written: %w", err)
+		}
+	}
+	retried := map[*obsState]bool{}
+	for i, err := range errs[:nObs] {
 		switch {
 		case errors.Is(err, storage.ErrVersionConflict):
 			if err := b.s.retry(ctx, written[i]); err != nil {
 				return err
 			}
+			retried[written[i]] = true
 		case err != nil:
 			return err
 		}
+	}
+	if err := b.s.settleSources(ctx, srcs, pws, errs[nObs:nObs+len(pws)], retried, who); err != nil {
+		return err
 	}
 	for _, id := range b.order {
 		st := b.obs[id]

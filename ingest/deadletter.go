@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/medbridge/medbridge/audit"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/mappers"
 	"github.com/medbridge/medbridge/storage"
@@ -51,8 +52,9 @@ func (s *Service) DeadLetter(ctx context.Context, id string) (*storage.DeadLette
 // Replay ingests a dead letter's message again, with the mapping as it is
 // now. When the message is stored the dead letter is removed; when it is
 // rejected again the dead letter stays, with the new reason and one more
-// attempt, and the Result says why.
-func (s *Service) Replay(ctx context.Context, id string) (*Result, error) {
+// attempt, and the Result says why. ev is the replay's audit record, as
+// for Ingest.
+func (s *Service) Replay(ctx context.Context, id string, ev *audit.Event) (*Result, error) {
 	d, err := s.DeadLetter(ctx, id)
 	if err != nil {
 		return nil, err
@@ -60,7 +62,7 @@ func (s *Service) Replay(ctx context.Context, id string) (*Result, error) {
 	if _, err := s.Mapping(d.Mapping); err != nil {
 		return nil, err
 	}
-	res, err := s.Ingest(ctx, d.Mapping, [][]byte{d.Payload})
+	res, err := s.Ingest(ctx, d.Mapping, [][]byte{d.Payload}, ev)
 	if err != nil || res.Rejected > 0 {
 		return res, err
 	}

@@ -18,6 +18,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/medbridge/medbridge/audit"
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/mappers"
@@ -61,6 +62,7 @@ type Service struct {
 	extractor *storage.Extractor
 	mappings  map[string]*Mapping
 	names     []string
+	baseURL   string
 	log       *slog.Logger
 	now       func() time.Time
 	known     known
@@ -81,6 +83,7 @@ func New(cfg Config) (*Service, error) {
 		store: cfg.Store, spec: cfg.Spec, codec: cfg.Codec,
 		extractor: x.WithBase(cfg.BaseURL),
 		mappings:  map[string]*Mapping{},
+		baseURL:   cfg.BaseURL,
 		log:       cfg.Logger, now: cfg.Now,
 	}
 	if s.log == nil {
@@ -149,19 +152,25 @@ type Rejection struct {
 // stored are dead-lettered and reported in the Result; an error means the
 // store failed and nothing that Ingest did not report as stored can be
 // counted on (re-sending is safe).
-func (s *Service) Ingest(ctx context.Context, mapping string, messages [][]byte) (*Result, error) {
+//
+// ev is the request's audit record as the caller knows it (Type, Who,
+// Start, Source, an entity naming the request); Ingest completes it (see
+// record.go) and commits it with the readings: when it cannot be written,
+// Ingest fails. nil means the request is not audited.
+func (s *Service) Ingest(ctx context.Context, mapping string, messages [][]byte, ev *audit.Event) (*Result, error) {
 	m, err := s.Mapping(mapping)
 	if err != nil {
 		return nil, err
 	}
 	res := &Result{Mapping: mapping, Messages: len(messages)}
-	b := newBatch(s, m, res)
+	b := newBatch(s, m, res, messages)
 	for i, msg := range messages {
 		b.add(ctx, i, msg)
 	}
-	if err := b.store(ctx); err != nil {
-		return nil, err
+	if b.err != nil {
+		return nil, b.err
 	}
+	// Dead letters first, so that the record that says so is true.
 	for _, rj := range b.rejected {
 		if err := s.deadLetter(ctx, mapping, messages[rj.msg], rj.err); err != nil {
 			return nil, err
@@ -171,17 +180,22 @@ func (s *Service) Ingest(ctx context.Context, mapping string, messages [][]byte)
 	}
 	res.Rejected = len(res.Rejections)
 	sort.Slice(res.Rejections, func(i, j int) bool { return res.Rejections[i].Message < res.Rejections[j].Message })
+	if err := b.store(ctx, ev); err != nil {
+		return nil, err
+	}
 	return res, nil
 }
 
 // Handle ingests one message; it is the MQTT subscriber's handler: nil
-// when the message is stored or dead-lettered (durably either way).
+// when the message is stored or dead-lettered (durably either way), with
+// its audit record. The record names the subscriber's MQTT session as
+// the client when ctx carries it (mqtt.OriginOf).
 func (s *Service) Handle(ctx context.Context, mapping string, payload []byte) error {
 	if _, err := s.Mapping(mapping); err != nil {
 		// A message for no mapping is kept too: the operator may add it.
 		return s.deadLetter(ctx, mapping, payload, err)
 	}
-	_, err := s.Ingest(ctx, mapping, [][]byte{payload})
+	_, err := s.Ingest(ctx, mapping, [][]byte{payload}, s.mqttEvent(ctx))
 	return err
 }
 

@@ -63,12 +63,23 @@ type fixture struct {
 
 func newFixture(t *testing.T, lookup bool) *fixture {
 	t.Helper()
+	return newFixtureOn(t, lookup, nil)
+}
+
+// newFixtureOn is newFixture with the service's store wrapped by wrap
+// (when not nil); the fixture reads the store itself.
+func newFixtureOn(t *testing.T, lookup bool, wrap func(storage.Store) storage.Store) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	var svcStore storage.Store = store
+	if wrap != nil {
+		svcStore = wrap(store)
+	}
 	spec, err := conformance.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +88,7 @@ func newFixture(t *testing.T, lookup bool) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := ingest.New(ingest.Config{Store: store, Spec: spec, Codec: codec,
+	svc, err := ingest.New(ingest.Config{Store: svcStore, Spec: spec, Codec: codec,
 		Mappings: []*ingest.Mapping{{Name: "pulse", Mapper: pulseMapper{}, Lookup: lookup}}})
 	if err != nil {
 		t.Fatal(err)
@@ -112,14 +123,14 @@ func TestReplayedBatchChangesNothing(t *testing.T) {
 	for i := range 20 {
 		batch = append(batch, msg("D1", "MRN1", fmt.Sprintf("2026-11-20T09:%02d:00Z", i), 60+float64(i)))
 	}
-	first, err := f.svc.Ingest(ctx, "pulse", batch)
+	first, err := f.svc.Ingest(ctx, "pulse", batch, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if first.Created != 20 || first.Updated+first.Unchanged+first.Rejected != 0 {
 		t.Fatalf("first batch: %+v, want 20 created", first)
 	}
-	again, err := f.svc.Ingest(ctx, "pulse", batch)
+	again, err := f.svc.Ingest(ctx, "pulse", batch, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +154,7 @@ func TestReplayedBatchChangesNothing(t *testing.T) {
 		t.Errorf("%d Observation versions, want 20", len(page.Versions))
 	}
 	// A corrected value for one reading is an update of the same Observation.
-	fixed, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("D1", "MRN1", "2026-11-20T09:03:00Z", 99)})
+	fixed, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("D1", "MRN1", "2026-11-20T09:03:00Z", 99)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +170,7 @@ func TestParallelFirstReadingsMakeOneDevice(t *testing.T) {
 	errs := make(chan error, 50)
 	for i := range 50 {
 		wg.Go(func() {
-			res, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("NEW-DEVICE", "MRN-NEW", fmt.Sprintf("2026-11-20T10:00:%02dZ", i), 70)})
+			res, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("NEW-DEVICE", "MRN-NEW", fmt.Sprintf("2026-11-20T10:00:%02dZ", i), 70)}, nil)
 			if err == nil && res.Created != 1 {
 				err = fmt.Errorf("reading %d: %+v", i, res)
 			}
@@ -188,7 +199,7 @@ func TestRegisteredPatientIsUsed(t *testing.T) {
 	f := newFixture(t, true)
 	ctx := context.Background()
 	// Unknown patient under Lookup: dead-lettered, nothing written.
-	res, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("D9", "MRN-EHR", "2026-11-20T11:00:00Z", 80)})
+	res, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("D9", "MRN-EHR", "2026-11-20T11:00:00Z", 80)}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +220,7 @@ func TestRegisteredPatientIsUsed(t *testing.T) {
 	// reading against that Patient and removes the dead letter.
 	patient := []byte(`{"resourceType":"Patient","id":"ehr-1","identifier":[{"system":"urn:example:mrn","value":"MRN-EHR"}]}`)
 	f.put(t, "Patient", "ehr-1", patient)
-	replayed, err := f.svc.Replay(ctx, res.Rejections[0].DeadLetter)
+	replayed, err := f.svc.Replay(ctx, res.Rejections[0].DeadLetter, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +242,7 @@ func TestDeviceFollowsItsPatient(t *testing.T) {
 	f := newFixture(t, false)
 	ctx := context.Background()
 	for _, mrn := range []string{"MRN-A", "MRN-B"} {
-		if _, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("LOANER", mrn, "2026-11-20T12:00:00Z", 75)}); err != nil {
+		if _, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("LOANER", mrn, "2026-11-20T12:00:00Z", 75)}, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -251,7 +262,7 @@ func TestRejectedMessagesAreKept(t *testing.T) {
 	ctx := context.Background()
 	bad := []byte(`{"device":"D1","patient":"MRN1","time":"2026-11-20T09:00:00Z"}`)
 	notJSON := []byte(`{"device":`)
-	res, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("D1", "MRN1", "2026-11-20T09:00:00Z", 70), bad, notJSON})
+	res, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("D1", "MRN1", "2026-11-20T09:00:00Z", 70), bad, notJSON}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +282,7 @@ func TestRejectedMessagesAreKept(t *testing.T) {
 		}
 	}
 	// Sending the same bad message again is the same dead letter, tried twice.
-	again, err := f.svc.Ingest(ctx, "pulse", [][]byte{bad})
+	again, err := f.svc.Ingest(ctx, "pulse", [][]byte{bad}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

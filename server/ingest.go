@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/medbridge/medbridge/audit"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/storage"
 )
@@ -70,11 +71,24 @@ func (s *Server) ingestMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.ingest.Ingest(c.Request().Context(), mapping, messages)
+	res, err := s.ingest.Ingest(c.Request().Context(), mapping, messages, s.ingestEvent(c))
 	if err != nil {
 		return err
 	}
+	auditWritten(c)
 	return c.JSON(http.StatusOK, res)
+}
+
+// ingestEvent is the audit record of an ingest or replay request, which
+// the ingest service completes and commits with the readings (nil when
+// the server does not audit).
+func (s *Server) ingestEvent(c echo.Context) *audit.Event {
+	if s.noAudit {
+		return nil
+	}
+	ev := s.auditEvent(c)
+	ev.Type = audit.Import
+	return ev
 }
 
 // splitMessages reads a request body as one JSON message, a JSON array of
@@ -183,10 +197,11 @@ func (s *Server) deadLetter(c echo.Context) error {
 }
 
 func (s *Server) replay(c echo.Context) error {
-	res, err := s.ingest.Replay(c.Request().Context(), c.Param("id"))
+	res, err := s.ingest.Replay(c.Request().Context(), c.Param("id"), s.ingestEvent(c))
 	if err != nil {
 		return err
 	}
+	auditWritten(c)
 	return c.JSON(http.StatusOK, res)
 }
 

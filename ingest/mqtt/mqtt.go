@@ -139,6 +139,7 @@ func Run(ctx context.Context, cfg Config, h Handler) error {
 // subscriber is the state of one Run.
 type subscriber struct {
 	cfg      Config
+	broker   string // cfg.URL, redacted
 	filter   filter
 	handler  Handler
 	log      *slog.Logger
@@ -186,6 +187,7 @@ func newSubscriber(cfg Config, h Handler) (*subscriber, error) {
 	}
 	return &subscriber{
 		cfg:      cfg,
+		broker:   u.Redacted(),
 		filter:   f,
 		handler:  h,
 		log:      cfg.Logger.With("broker", u.Redacted(), "client_id", cfg.ClientID, "topic", f.text),
@@ -304,7 +306,8 @@ func (s *subscriber) handle(ctx context.Context, m paho.Message) error {
 	if !ok {
 		s.log.Warn("mqtt message topic does not match the filter; handing it over with mapping \"\"", "message_topic", m.Topic())
 	}
-	if err := s.handler(ctx, mapping, m.Payload()); err != nil {
+	hctx := withOrigin(ctx, Origin{ClientID: s.cfg.ClientID, Broker: s.broker, Topic: m.Topic()})
+	if err := s.handler(hctx, mapping, m.Payload()); err != nil {
 		s.counters.failed.Add(1)
 		return fmt.Errorf("handler for mapping %q (message id %d, qos %d): %w", mapping, m.MessageID(), m.Qos(), err)
 	}
