@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/medbridge/medbridge/mappers"
 	"github.com/medbridge/medbridge/server/servertest"
 )
 
@@ -323,4 +325,79 @@ func TestIngestTemplateMapping(t *testing.T) {
 			t.Errorf("hourly series: %q, want one starting 70 71 72 73", sampled)
 		}
 	})
+}
+
+func TestIngestProvenanceAndAudit(t *testing.T) {
+	srv := servertest.StartBackend(t, servertest.SQLite, servertest.WithIngest(t, ""))
+	first, second := omhHeartRate("prov-user", 1, 61), omhHeartRate("prov-user", 2, 62)
+	body := append(append(append([]byte(nil), first...), '\n'), second...)
+	status, res, raw := postIngest(t, srv, "omh", body, "application/x-ndjson")
+	if status != http.StatusOK || res.Created != 2 {
+		t.Fatalf("ingest: %d %s", status, raw)
+	}
+	patient := "Patient/" + mappers.IdentifierID(mappers.Identifier{Value: "prov-user"})
+	obs := search(t, srv, "/fhir/Observation?subject="+patient)
+	if len(obs.Entry) != 2 {
+		t.Fatalf("%d Observations of %s, want 2", len(obs.Entry), patient)
+	}
+
+	// Each Observation's Provenance comes with it, naming its version 1
+	// and the Binary of the messages as sent.
+	id := obs.Entry[0].id()
+	set := search(t, srv, "/fhir/Observation?_id="+id+"&_revinclude=Provenance:target")
+	provs := set.ids("include")
+	if len(set.ids("match")) != 1 || len(provs) != 1 {
+		t.Fatalf("_revinclude=Provenance:target: matches %v, included %v, want the Observation and its Provenance", set.ids("match"), provs)
+	}
+	var prov struct {
+		Target []struct{ Reference string }
+		Agent  []struct{ Who struct{ Reference string } }
+		Entity []struct{ What struct{ Reference string } }
+	}
+	for _, e := range set.Entry {
+		if e.Search.Mode == "include" {
+			_ = json.Unmarshal(e.Resource, &prov)
+		}
+	}
+	if !slices.ContainsFunc(prov.Target, func(r struct{ Reference string }) bool { return r.Reference == "Observation/"+id+"/_history/1" }) ||
+		!strings.HasPrefix(prov.Agent[0].Who.Reference, "Device/") || len(prov.Entity) != 1 {
+		t.Fatalf("Provenance %+v, want Observation/%s/_history/1, the Device and the Binary", prov, id)
+	}
+	bin := srv.Do(t, http.MethodGet, "/fhir/"+prov.Entity[0].What.Reference, nil)
+	var binary struct {
+		ContentType     string
+		SecurityContext struct{ Reference string }
+		Data            []byte
+	}
+	if err := json.Unmarshal(bin.Body, &binary); bin.Status != http.StatusOK || err != nil {
+		t.Fatalf("GET %s: %d %s", prov.Entity[0].What.Reference, bin.Status, bin.Body)
+	}
+	if want := string(first) + "\n" + string(second) + "\n"; binary.ContentType != "application/x-ndjson" || string(binary.Data) != want || binary.SecurityContext.Reference != patient {
+		t.Errorf("Binary %s %q in %q, want the messages as sent in %s", binary.ContentType, binary.Data, binary.SecurityContext.Reference, patient)
+	}
+
+	// One AuditEvent records the batch (the middleware writes no second),
+	// found by the patient and the DICOM Import type.
+	imports := search(t, srv, "/fhir/AuditEvent?patient="+patient+"&type=http://dicom.nema.org/resources/ontology/DCM|110107")
+	if len(imports.Entry) != 1 {
+		t.Fatalf("%d Import AuditEvents of %s, want 1", len(imports.Entry), patient)
+	}
+	record := string(imports.Entry[0].Resource)
+	for _, want := range []string{`"name":"mapping omh"`, `"outcome":"0"`, `"action":"C"`, `"description":"/ingest/omh"`, prov.Entity[0].What.Reference + "/_history/1", "Provenance/" + provs[0] + "/_history/1"} {
+		if !strings.Contains(record, want) {
+			t.Errorf("the batch's AuditEvent lacks %s: %s", want, record)
+		}
+	}
+	if all := search(t, srv, "/fhir/AuditEvent?type=110107&_total=accurate"); *all.Total != 1 {
+		t.Errorf("%d Import AuditEvents, want 1 for the one ingest request", *all.Total)
+	}
+
+	// The same messages again: nothing new but the record of the attempt.
+	postIngest(t, srv, "omh", body, "application/x-ndjson")
+	if set := search(t, srv, "/fhir/Provenance?_total=accurate"); *set.Total != 1 {
+		t.Errorf("%d Provenances after a re-send, want still 1", *set.Total)
+	}
+	if all := search(t, srv, "/fhir/AuditEvent?type=110107&_total=accurate"); *all.Total != 2 {
+		t.Errorf("%d Import AuditEvents after a re-send, want 2", *all.Total)
+	}
 }
