@@ -5,7 +5,10 @@
 // writes what changed in one batch. Re-sending a message changes nothing;
 // a message that cannot be stored goes, whole and as sent, to the
 // dead-letter collection with the reason, from where it can be replayed.
-// Ingest returns only when everything it reports is durable.
+// Each Observation version written gets a Provenance naming the Device
+// and the messages as received (a Binary); each request leaves an
+// AuditEvent, committed with its writes. Ingest returns only when
+// everything it reports is durable.
 package ingest
 
 import (
@@ -191,11 +194,21 @@ func (s *Service) Ingest(ctx context.Context, mapping string, messages [][]byte,
 // its audit record. The record names the subscriber's MQTT session as
 // the client when ctx carries it (mqtt.OriginOf).
 func (s *Service) Handle(ctx context.Context, mapping string, payload []byte) error {
+	ev := s.mqttEvent(ctx)
 	if _, err := s.Mapping(mapping); err != nil {
 		// A message for no mapping is kept too: the operator may add it.
-		return s.deadLetter(ctx, mapping, payload, err)
+		if err := s.deadLetter(ctx, mapping, payload, err); err != nil {
+			return err
+		}
+		ev.Action, ev.End, ev.Outcome = audit.Create, s.now(), audit.MinorFailure
+		ev.Description = fmt.Sprintf("there is no mapping %q: the message was dead-lettered", mapping)
+		w, err := s.auditWrite(ev)
+		if err != nil {
+			return err
+		}
+		return s.store.Write(ctx, w)
 	}
-	_, err := s.Ingest(ctx, mapping, [][]byte{payload}, s.mqttEvent(ctx))
+	_, err := s.Ingest(ctx, mapping, [][]byte{payload}, ev)
 	return err
 }
 

@@ -4,9 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -378,5 +380,63 @@ func TestHandleAuditsMQTTMessages(t *testing.T) {
 	_, p := f.provenanceOf(t, devRef("D1"), "CREATE")
 	if len(p.Agent) != 2 || p.Agent[1].Who.Identifier.Value != "mqtt" {
 		t.Errorf("MQTT Provenance agents %+v, want the device and the mqtt client", p.Agent)
+	}
+}
+
+func TestHandleAuditsMessagesOfNoMapping(t *testing.T) {
+	f := newFixture(t, false)
+	if err := f.svc.Handle(context.Background(), "gone", msg("D1", "MRN1", "2026-11-20T09:00:00Z", 70)); err != nil {
+		t.Fatal(err)
+	}
+	events := f.find(t, "AuditEvent", url.Values{"outcome": {"4"}})
+	if len(events) != 1 || !strings.Contains(string(events[0].JSON), `there is no mapping \"gone\"`) {
+		t.Fatalf("AuditEvents of a message for no mapping: %d", len(events))
+	}
+	valid(t, events[0])
+}
+
+// Writers racing for one Observation: each version written is the target
+// of exactly one Provenance, whoever lost compare-and-swaps on the way.
+func TestProvenanceOfRacingWriters(t *testing.T) {
+	f := newFixture(t, false)
+	ctx := context.Background()
+	if _, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("D1", "MRN1", "2026-11-20T09:00:00Z", 50)}, nil); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 12
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for i := range writers {
+		wg.Go(func() {
+			_, err := f.svc.Ingest(ctx, "pulse", [][]byte{msg("D1", "MRN1", "2026-11-20T09:00:00Z", float64(60+i))}, requestEvent("/ingest/pulse"))
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	obs := f.find(t, "Observation", url.Values{})
+	if len(obs) != 1 || obs[0].Version != writers+1 {
+		t.Fatalf("%d Observations, version %d, want 1 at version %d", len(obs), obs[0].Version, writers+1)
+	}
+	seen := map[string]int{}
+	for _, r := range f.find(t, "Provenance", url.Values{}) {
+		for _, tg := range decodeAs[provenanceDoc](t, r).Target {
+			seen[tg.Reference]++
+		}
+	}
+	for v := 1; v <= writers+1; v++ {
+		ref := fmt.Sprintf("Observation/%s/_history/%d", obs[0].ID, v)
+		if seen[ref] != 1 {
+			t.Errorf("%s is the target of %d Provenances, want 1 (%v)", ref, seen[ref], seen)
+		}
+	}
+	t.Logf("%d Provenance versions for %d Provenances (corrections after lost races)", f.versions(t, "Provenance"), len(f.find(t, "Provenance", url.Values{})))
+	if len(seen) != writers+1 {
+		t.Errorf("Provenance targets %v, want versions 1 to %d once each", seen, writers+1)
 	}
 }

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -56,43 +55,6 @@ func (b *batch) complete(ev *audit.Event, ws []storage.Write) *audit.Event {
 func (s *Service) auditWrite(ev *audit.Event) (storage.Write, error) {
 	r := ev.Resource(uuid.NewString(), fhir.NextLastUpdated(s.now(), time.Time{}))
 	return s.indexed(&r, 0)
-}
-
-// settleSources repairs the Binaries and Provenances of srcs after the
-// batch (ws, with outcomes errs): a Binary another request wrote first
-// is there; a Provenance whose write lost a race, or whose Observations
-// were written again (retried), is made to name the versions finally
-// written.
-func (s *Service) settleSources(ctx context.Context, srcs []*source, ws []storage.Write, errs []error, retried map[*obsState]bool, who *audit.Who) error {
-	outcome := make(map[string]error, len(ws))
-	for i, w := range ws {
-		outcome[w.Resource.Type+"/"+w.Resource.ID] = errs[i]
-	}
-	for _, src := range srcs {
-		err := outcome["Binary/"+src.binary.ID]
-		switch {
-		case errors.Is(err, storage.ErrVersionConflict):
-			if err := s.ensureBinary(ctx, src); err != nil {
-				return err
-			}
-		case err != nil:
-			return err
-		}
-		for _, p := range src.provs {
-			err, wrote := outcome["Provenance/"+p.id]
-			if err != nil && !errors.Is(err, storage.ErrVersionConflict) {
-				return err
-			}
-			dirty := err != nil || slices.ContainsFunc(p.obs, func(st *obsState) bool { return retried[st] })
-			if !dirty {
-				continue
-			}
-			if err := s.ensureProvenance(ctx, p, wrote && err == nil, who); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // mqttEvent is the audit record of a message from the MQTT broker: the
