@@ -401,3 +401,22 @@ func TestIngestProvenanceAndAudit(t *testing.T) {
 		t.Errorf("%d Import AuditEvents after a re-send, want 2", *all.Total)
 	}
 }
+
+func TestIngestReplayAuditedOnce(t *testing.T) {
+	srv := servertest.StartBackend(t, servertest.SQLite, servertest.WithIngest(t, ""))
+	status, res, raw := postIngest(t, srv, "omh", []byte(`{"header":{"user_id":"x"},"body":{}}`), "application/json")
+	if status != http.StatusOK || res.Rejected != 1 {
+		t.Fatalf("bad data point: %d %s", status, raw)
+	}
+	replay := srv.Do(t, http.MethodPost, "/ingest/errors/"+res.Rejections[0].DeadLetter+"/replay", nil)
+	if replay.Status != http.StatusOK {
+		t.Fatalf("replay: %d %s", replay.Status, replay.Body)
+	}
+	imports := search(t, srv, "/fhir/AuditEvent?type=110107&outcome=4&_total=accurate")
+	if *imports.Total != 2 {
+		t.Errorf("%d Import AuditEvents with outcome 4, want 2 (the request and its replay, once each)", *imports.Total)
+	}
+	if all := search(t, srv, "/fhir/AuditEvent?type=110107&_total=accurate"); *all.Total != 2 {
+		t.Errorf("%d Import AuditEvents, want 2", *all.Total)
+	}
+}
