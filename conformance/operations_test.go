@@ -30,7 +30,7 @@ func TestOperationDefinitions(t *testing.T) {
 		conformance.OperationLastN: {"lastn", "http://hl7.org/fhir/OperationDefinition/Observation-lastn", "Observation", true, false,
 			[]string{"max"}, []string{"return"}},
 		conformance.OperationStats: {"stats", "http://hl7.org/fhir/OperationDefinition/Observation-stats", "Observation", true, false,
-			[]string{"subject", "patient", "code", "system", "coding", "duration", "period", "statistic"}, []string{"statistic"}},
+			[]string{"subject", "patient", "code", "system", "coding", "duration", "period", "statistic"}, []string{"statistics"}},
 		conformance.OperationValidate: {"validate", "http://hl7.org/fhir/OperationDefinition/Resource-validate", "Resource", true, true,
 			[]string{"resource", "mode", "profile"}, []string{"return"}},
 	}
