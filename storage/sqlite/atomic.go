@@ -56,6 +56,9 @@ func atomicError(ws []storage.Write, i int, err error) error {
 // back the whole transaction, as SQLite may already have.
 func (wtx *writeTx) applyAtomic(ws []storage.Write) error {
 	ctx := context.Background() // see begin
+	if err := wtx.itx.flush(); err != nil { // the rows of earlier writes stay
+		return fmt.Errorf("index: %w", err)
+	}
 	if _, err := wtx.tx.ExecContext(ctx, "SAVEPOINT atomic"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
 	}
@@ -75,7 +78,11 @@ func (wtx *writeTx) applyAtomic(ws []storage.Write) error {
 			}
 		}
 		wtx.itx.dict.rollbackTo(mark)
+		wtx.itx.discard()
 		return &storage.AtomicError{Index: i, Err: err}
+	}
+	if err := wtx.itx.flush(); err != nil {
+		return fmt.Errorf("index: %w", err)
 	}
 	if _, err := wtx.tx.ExecContext(ctx, "RELEASE atomic"); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)

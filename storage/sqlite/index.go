@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/storage"
@@ -18,37 +19,65 @@ var indexTables = []string{
 	"idx_uri", "idx_date", "idx_number", "idx_quantity", "idx_composite",
 }
 
-// indexInserts are the statements adding one row to each index table. The
-// same entry may give a row already there (two codings differing only in
-// their display), hence OR IGNORE.
-var indexInserts = map[string]string{
-	"idx_string":     "INSERT OR IGNORE INTO idx_string (pid, norm, exact, rid) VALUES (?, ?, ?, ?)",
-	"idx_token":      "INSERT OR IGNORE INTO idx_token (pid, code, sys, rid) VALUES (?, ?, ?, ?)",
-	"idx_token_text": "INSERT OR IGNORE INTO idx_token_text (pid, text, rid) VALUES (?, ?, ?)",
-	"idx_token_type": "INSERT OR IGNORE INTO idx_token_type (pid, value, tcode, tsys, rid) VALUES (?, ?, ?, ?, ?)",
-	"idx_reference":  "INSERT OR IGNORE INTO idx_reference (pid, ref_id, ref_type, rid) VALUES (?, ?, ?, ?)",
-	"idx_uri":        "INSERT OR IGNORE INTO idx_uri (pid, uri, rid) VALUES (?, ?, ?)",
-	"idx_date":       "INSERT OR IGNORE INTO idx_date (pid, lo, hi, rid) VALUES (?, ?, ?, ?)",
-	"idx_number":     "INSERT OR IGNORE INTO idx_number (pid, num, rid) VALUES (?, ?, ?)",
-	"idx_quantity":   "INSERT OR IGNORE INTO idx_quantity (pid, unit, value, sys, code, num, rid) VALUES (?, ?, ?, ?, ?, ?, ?)",
-	"idx_composite": `INSERT INTO idx_composite (pid, rid, t1, s1, n1, m1, u1, t2, s2, n2, m2, u2, t3, s3, n3, m3, u3)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+// indexColumns are the columns of each index table's rows, in the order
+// add queues their values.
+var indexColumns = map[string][]string{
+	"idx_string":     {"pid", "norm", "exact", "rid"},
+	"idx_token":      {"pid", "code", "sys", "rid"},
+	"idx_token_text": {"pid", "text", "rid"},
+	"idx_token_type": {"pid", "value", "tcode", "tsys", "rid"},
+	"idx_reference":  {"pid", "ref_id", "ref_type", "rid"},
+	"idx_uri":        {"pid", "uri", "rid"},
+	"idx_date":       {"pid", "lo", "hi", "rid"},
+	"idx_number":     {"pid", "num", "rid"},
+	"idx_quantity":   {"pid", "unit", "value", "sys", "code", "num", "rid"},
+	"idx_composite":  {"pid", "rid", "t1", "s1", "n1", "m1", "u1", "t2", "s2", "n2", "m2", "u2", "t3", "s3", "n3", "m3", "u3"},
+}
+
+// insertSizes are the row counts of the multi-row INSERTs prepared for
+// each table: a resource's rows go in as few of them as their count's
+// binary digits (19 rows: 16 + 2 + 1). They are prepared when the store
+// opens: the writer has one connection, which a transaction holds.
+var insertSizes = []int{32, 16, 8, 4, 2, 1}
+
+// insertSQL adds rows rows to table in one statement. The same entry may
+// give a row already there (two codings differing only in their display),
+// hence OR IGNORE where the table has a unique key (idx_composite has
+// none).
+func insertSQL(table string, rows int) string {
+	cols := indexColumns[table]
+	one := "(" + strings.Repeat("?, ", len(cols)-1) + "?)"
+	verb := "INSERT OR IGNORE"
+	if table == "idx_composite" {
+		verb = "INSERT"
+	}
+	return verb + " INTO " + table + " (" + strings.Join(cols, ", ") + ") VALUES " + strings.Repeat(one+", ", rows-1) + one
 }
 
 // indexStatements are the writer's prepared statements for index rows.
 type indexStatements struct {
-	insert map[string]*sql.Stmt
+	// insert holds the multi-row inserts by table and row count (one of
+	// insertSizes).
+	insert map[insertKey]*sql.Stmt
 	delete []*sql.Stmt // one per indexTables entry
 }
 
+type insertKey struct {
+	table string
+	rows  int
+}
+
 func (ix *indexStatements) prepare(ctx context.Context, writer *sql.DB) error {
-	ix.insert = map[string]*sql.Stmt{}
-	for table, query := range indexInserts {
-		stmt, err := writer.PrepareContext(ctx, query)
-		if err != nil {
-			return fmt.Errorf("prepare %q: %w", query, err)
+	ix.insert = map[insertKey]*sql.Stmt{}
+	for _, table := range indexTables {
+		for _, rows := range insertSizes {
+			query := insertSQL(table, rows)
+			stmt, err := writer.PrepareContext(ctx, query)
+			if err != nil {
+				return fmt.Errorf("prepare %q: %w", query, err)
+			}
+			ix.insert[insertKey{table, rows}] = stmt
 		}
-		ix.insert[table] = stmt
 	}
 	for _, table := range indexTables {
 		query := "DELETE FROM " + table + " WHERE rid = ?"
@@ -73,16 +102,61 @@ func (ix *indexStatements) close() error {
 }
 
 // indexTx writes index rows in one transaction, binding the writer's
-// statements to it once each.
+// statements to it once each. Rows are queued per table and written with
+// multi-row INSERTs (flush) before the transaction commits, and before a
+// savepoint begins or is released: a batch of writes costs a few
+// statements per table rather than one per row.
 type indexTx struct {
 	tx    *sql.Tx
 	ix    *indexStatements
 	dict  *writerDict
 	bound map[*sql.Stmt]*sql.Stmt
+	// queued holds each table's queued rows, their values one after the
+	// other (see indexColumns); rids are the resources they belong to.
+	queued map[string][]any
+	rids   map[int64]bool
 }
 
 func (s *Store) newIndexTx(tx *sql.Tx) *indexTx {
-	return &indexTx{tx: tx, ix: &s.index, dict: s.wdict, bound: map[*sql.Stmt]*sql.Stmt{}}
+	return &indexTx{tx: tx, ix: &s.index, dict: s.wdict, bound: map[*sql.Stmt]*sql.Stmt{},
+		queued: map[string][]any{}, rids: map[int64]bool{}}
+}
+
+// queue adds a row to table, written by the next flush.
+func (t *indexTx) queue(table string, values ...any) {
+	t.queued[table] = append(t.queued[table], values...)
+}
+
+// flush writes the queued rows.
+func (t *indexTx) flush() error {
+	for _, table := range indexTables {
+		values := t.queued[table]
+		width := len(indexColumns[table])
+		for len(values) > 0 {
+			rows := len(values) / width
+			for _, size := range insertSizes {
+				if size <= rows {
+					rows = size
+					break
+				}
+			}
+			if err := t.exec(t.ix.insert[insertKey{table, rows}], values[:rows*width]...); err != nil {
+				return fmt.Errorf("insert into %s: %w", table, err)
+			}
+			values = values[rows*width:]
+		}
+		t.queued[table] = t.queued[table][:0]
+	}
+	clear(t.rids)
+	return nil
+}
+
+// discard forgets the queued rows (their writes were rolled back).
+func (t *indexTx) discard() {
+	for table := range t.queued {
+		t.queued[table] = t.queued[table][:0]
+	}
+	clear(t.rids)
 }
 
 func (t *indexTx) exec(stmt *sql.Stmt, args ...any) error {
@@ -96,8 +170,14 @@ func (t *indexTx) exec(stmt *sql.Stmt, args ...any) error {
 }
 
 // replace makes entries the index rows of the resource rid of type typ,
-// deleting its previous rows first when it may have some.
+// deleting its previous rows first when it may have some (written ones:
+// rows of an earlier version still queued are flushed first).
 func (t *indexTx) replace(rid int64, typ string, entries []storage.IndexEntry, existed bool) error {
+	if existed && t.rids[rid] {
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
 	if existed {
 		for i, stmt := range t.ix.delete {
 			if err := t.exec(stmt, rid); err != nil {
@@ -110,17 +190,17 @@ func (t *indexTx) replace(rid int64, typ string, entries []storage.IndexEntry, e
 			return fmt.Errorf("index entry %s: %w", entries[i].Param, err)
 		}
 	}
+	if len(entries) > 0 {
+		t.rids[rid] = true
+	}
 	return nil
 }
 
-// add writes the rows of one entry.
+// add queues the rows of one entry.
 func (t *indexTx) add(rid int64, typ string, e *storage.IndexEntry) error {
 	pid, err := t.dict.param(t.tx, typ, e.Param)
 	if err != nil {
 		return err
-	}
-	insert := func(table string, args ...any) error {
-		return t.exec(t.ix.insert[table], args...)
 	}
 	switch e.Type {
 	case conformance.ParamString:
@@ -128,40 +208,41 @@ func (t *indexTx) add(rid int64, typ string, e *storage.IndexEntry) error {
 		if exact == e.Norm {
 			exact = ""
 		}
-		return insert("idx_string", pid, e.Norm, exact, rid)
+		t.queue("idx_string", pid, e.Norm, exact, rid)
+		return nil
 	case conformance.ParamToken:
 		return t.addToken(rid, pid, e)
 	case conformance.ParamReference:
 		if e.RefID != "" && e.RefType != "" {
-			if err := insert("idx_reference", pid, e.RefID, e.RefType, rid); err != nil {
-				return err
-			}
+			t.queue("idx_reference", pid, e.RefID, e.RefType, rid)
 		}
 		if e.URL != "" {
-			if err := insert("idx_uri", pid, e.URL, rid); err != nil {
-				return err
-			}
+			t.queue("idx_uri", pid, e.URL, rid)
 		}
 		if e.System != "" || e.Code != "" { // Reference.identifier
 			sys, err := t.dict.term(t.tx, e.System)
 			if err != nil {
 				return err
 			}
-			return insert("idx_token", pid, e.Code, sys, rid)
+			t.queue("idx_token", pid, e.Code, sys, rid)
 		}
 		return nil
 	case conformance.ParamURI:
-		return insert("idx_uri", pid, e.Exact, rid)
+		t.queue("idx_uri", pid, e.Exact, rid)
+		return nil
 	case conformance.ParamDate:
-		return insert("idx_date", pid, e.Start, e.End, rid)
+		t.queue("idx_date", pid, e.Start, e.End, rid)
+		return nil
 	case conformance.ParamNumber:
-		return insert("idx_number", pid, e.Number, rid)
+		t.queue("idx_number", pid, e.Number, rid)
+		return nil
 	case conformance.ParamQuantity:
 		q, err := t.quantity(e)
 		if err != nil {
 			return err
 		}
-		return insert("idx_quantity", pid, q.unit, q.value, q.sys, q.code, q.num, rid)
+		t.queue("idx_quantity", pid, q.unit, q.value, q.sys, q.code, q.num, rid)
+		return nil
 	case conformance.ParamComposite:
 		if len(e.Components) == 0 || len(e.Components) > 3 {
 			return fmt.Errorf("%d components, want 1 to 3", len(e.Components))
@@ -177,7 +258,8 @@ func (t *indexTx) add(rid int64, typ string, e *storage.IndexEntry) error {
 			}
 			args = append(args, slots[:]...)
 		}
-		return insert("idx_composite", args...)
+		t.queue("idx_composite", args...)
+		return nil
 	}
 	return nil // special and unknown types are not indexed
 }
@@ -188,21 +270,17 @@ func (t *indexTx) addToken(rid, pid int64, e *storage.IndexEntry) error {
 		if err != nil {
 			return err
 		}
-		if err := t.exec(t.ix.insert["idx_token"], pid, e.Code, sys, rid); err != nil {
-			return err
-		}
+		t.queue("idx_token", pid, e.Code, sys, rid)
 	}
 	if e.Text != "" {
-		if err := t.exec(t.ix.insert["idx_token_text"], pid, e.Text, rid); err != nil {
-			return err
-		}
+		t.queue("idx_token_text", pid, e.Text, rid)
 	}
 	if e.TypeCode != "" {
 		tsys, err := t.dict.term(t.tx, e.TypeSystem)
 		if err != nil {
 			return err
 		}
-		return t.exec(t.ix.insert["idx_token_type"], pid, e.Code, e.TypeCode, tsys, rid)
+		t.queue("idx_token_type", pid, e.Code, e.TypeCode, tsys, rid)
 	}
 	return nil
 }

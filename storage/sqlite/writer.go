@@ -207,7 +207,13 @@ func (s *Store) attempt(pending []queued) int {
 		s.wdict.rollback()
 		return -1
 	}
-	if err := tx.Commit(); err != nil {
+	err = wtx.itx.flush()
+	if err != nil {
+		tx.Rollback()
+	} else {
+		err = tx.Commit()
+	}
+	if err != nil {
 		s.wdict.rollback()
 		for _, q := range pending {
 			if o := q.outcome(); *o == nil {
