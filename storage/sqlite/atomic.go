@@ -55,7 +55,7 @@ func atomicError(ws []storage.Write, i int, err error) error {
 // *storage.AtomicError too, leaving the savepoint open: the caller rolls
 // back the whole transaction, as SQLite may already have.
 func (wtx *writeTx) applyAtomic(ws []storage.Write) error {
-	ctx := context.Background() // see begin
+	ctx := context.Background()             // see begin
 	if err := wtx.itx.flush(); err != nil { // the rows of earlier writes stay
 		return fmt.Errorf("index: %w", err)
 	}
