@@ -55,8 +55,10 @@ func atomicError(ws []storage.Write, i int, err error) error {
 // *storage.AtomicError too, leaving the savepoint open: the caller rolls
 // back the whole transaction, as SQLite may already have.
 func (wtx *writeTx) applyAtomic(ws []storage.Write) error {
-	ctx := context.Background()             // see begin
-	if err := wtx.itx.flush(); err != nil { // the rows of earlier writes stay
+	ctx := context.Background() // see begin
+	// The rows of the writes before this one are written outside the
+	// savepoint: a rollback to it must not take them.
+	if err := wtx.itx.flush(); err != nil {
 		return fmt.Errorf("index: %w", err)
 	}
 	if _, err := wtx.tx.ExecContext(ctx, "SAVEPOINT atomic"); err != nil {
