@@ -56,10 +56,11 @@ func atomicError(ws []storage.Write, i int, err error) error {
 // back the whole transaction, as SQLite may already have.
 func (wtx *writeTx) applyAtomic(ws []storage.Write) error {
 	ctx := context.Background() // see begin
-	// The rows of the writes before this one are written outside the
-	// savepoint: a rollback to it must not take them.
+	// The index rows queued before are not ws's: written now, they stay
+	// when a conflict rolls back to the savepoint, and the queue then
+	// holds only ws's rows, to discard.
 	if err := wtx.itx.flush(); err != nil {
-		return fmt.Errorf("index: %w", err)
+		return err
 	}
 	if _, err := wtx.tx.ExecContext(ctx, "SAVEPOINT atomic"); err != nil {
 		return fmt.Errorf("savepoint: %w", err)
@@ -82,9 +83,6 @@ func (wtx *writeTx) applyAtomic(ws []storage.Write) error {
 		wtx.itx.dict.rollbackTo(mark)
 		wtx.itx.discard()
 		return &storage.AtomicError{Index: i, Err: err}
-	}
-	if err := wtx.itx.flush(); err != nil {
-		return fmt.Errorf("index: %w", err)
 	}
 	if _, err := wtx.tx.ExecContext(ctx, "RELEASE atomic"); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)

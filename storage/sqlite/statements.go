@@ -12,7 +12,7 @@ type statements struct {
 	// On the reader.
 	readCurrent, readVersion *sql.Stmt
 	// On the writer.
-	insertCurrent, updateCurrent, supersede, insertHistory *sql.Stmt
+	insertCurrent, updateCurrent, supersede *sql.Stmt
 }
 
 func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error {
@@ -41,9 +41,6 @@ func (st *statements) prepare(ctx context.Context, writer, reader *sql.DB) error
 		{&st.supersede, writer, `
 			UPDATE history SET superseded_at = ?
 			WHERE type = ? AND id = ? AND version = ? AND superseded_at IS NULL`},
-		{&st.insertHistory, writer, `
-			INSERT INTO history (type, id, version, last_updated, deleted, method, json)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`},
 	} {
 		stmt, err := p.db.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -58,7 +55,7 @@ func (st *statements) close() error {
 	var errs []error
 	for _, stmt := range []*sql.Stmt{
 		st.readCurrent, st.readVersion,
-		st.insertCurrent, st.updateCurrent, st.supersede, st.insertHistory,
+		st.insertCurrent, st.updateCurrent, st.supersede,
 	} {
 		if stmt != nil {
 			errs = append(errs, stmt.Close())

@@ -55,9 +55,11 @@ func validate(w storage.Write) error {
 // the writer's statements bound to it once, not once per write (binding
 // allocates a statement each time).
 type writeTx struct {
-	tx                                                     *sql.Tx
-	itx                                                    *indexTx
-	insertCurrent, updateCurrent, supersede, insertHistory *sql.Stmt
+	tx  *sql.Tx
+	itx *indexTx
+	// each makes every write flush its index rows (see attempt).
+	each                                    bool
+	insertCurrent, updateCurrent, supersede *sql.Stmt
 }
 
 // begin starts a writer transaction.
@@ -76,7 +78,6 @@ func (s *Store) begin() (*writeTx, error) {
 		insertCurrent: tx.StmtContext(ctx, s.stmts.insertCurrent),
 		updateCurrent: tx.StmtContext(ctx, s.stmts.updateCurrent),
 		supersede:     tx.StmtContext(ctx, s.stmts.supersede),
-		insertHistory: tx.StmtContext(ctx, s.stmts.insertHistory),
 	}, nil
 }
 
@@ -111,24 +112,26 @@ func (wtx *writeTx) apply(w *storage.Write) error {
 	if err != nil {
 		return fmt.Errorf("current version: %w", err)
 	}
-	if w.Expected > 0 {
+	// The history row of the version just replaced must exist and be
+	// current; anything else means the tables disagree.
+	if w.Expected > 0 && !wtx.itx.supersedeQueued(r.Type, r.ID, w.Expected, lastUpdated) {
 		res, err := wtx.supersede.ExecContext(ctx, lastUpdated, r.Type, r.ID, w.Expected)
-		// The history row of the version just replaced must exist and be
-		// current; anything else means the tables disagree.
 		if err := oneRow(res, err); err != nil {
 			return fmt.Errorf("supersede version %d: %w", w.Expected, err)
 		}
 	}
-	_, err = wtx.insertHistory.ExecContext(ctx, r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
-	if err != nil {
-		return fmt.Errorf("history: %w", err)
-	}
+	wtx.itx.queueHistory(r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
 	var entries []storage.IndexEntry
 	if !r.Deleted {
 		entries = w.Index
 	}
 	if err := wtx.itx.replace(rid, r.Type, entries, w.Expected > 0); err != nil {
 		return fmt.Errorf("index: %w", err)
+	}
+	if wtx.each {
+		if err := wtx.itx.flush(); err != nil {
+			return fmt.Errorf("index: %w", err)
+		}
 	}
 	return nil
 }

@@ -159,8 +159,15 @@ func (s *Store) commit(batch []*writeRequest) {
 			}
 		}
 	}
+	each := false
 	for len(pending) > 0 {
-		failed := s.attempt(pending)
+		failed, redo := s.attempt(pending, each)
+		if redo {
+			// Writing the queued index rows failed, and no single write is
+			// to blame: again, each write's rows written with it.
+			each = true
+			continue
+		}
 		if failed < 0 {
 			break
 		}
@@ -172,16 +179,25 @@ func (s *Store) commit(batch []*writeRequest) {
 // outcomes. When one fails other than by a conflict, attempt rolls back at
 // once, before SQLite might have ended the transaction itself and left
 // later statements to commit one by one, and returns that unit's position
-// in pending. Otherwise it commits and returns -1.
-func (s *Store) attempt(pending []queued) int {
+// in pending. Otherwise it commits and returns -1. The units' index rows
+// are written together before the commit (see indexTx), or, when each is
+// set, with each write; redo reports that writing them together failed,
+// having rolled back: the units are to be tried again with each set, to
+// find the one that fails.
+func (s *Store) attempt(pending []queued, each bool) (failed int, redo bool) {
 	wtx, err := s.begin()
 	if err != nil {
 		for _, q := range pending {
 			*q.outcome() = fmt.Errorf("begin: %w", err)
 		}
-		return -1
+		return -1, false
 	}
+	wtx.each = each
 	tx := wtx.tx
+	rollback := func() {
+		tx.Rollback()
+		s.wdict.rollback()
+	}
 	written := false
 	for p, q := range pending {
 		var err error
@@ -191,39 +207,47 @@ func (s *Store) attempt(pending []queued) int {
 			err = wtx.apply(&q.req.ws[q.i])
 		}
 		*q.outcome() = err
+		var fe *flushError
 		switch {
 		case err == nil:
 			written = true
 		case errors.Is(err, storage.ErrVersionConflict):
 			// The compare-and-swap failed and changed nothing.
+		case !each && errors.As(err, &fe):
+			rollback()
+			return -1, true
 		default:
-			tx.Rollback()
-			s.wdict.rollback()
-			return p
+			rollback()
+			return p, false
 		}
 	}
 	if !written {
-		tx.Rollback()
-		s.wdict.rollback()
-		return -1
+		rollback()
+		return -1, false
 	}
-	err = wtx.itx.flush()
-	if err != nil {
-		tx.Rollback()
-	} else {
-		err = tx.Commit()
+	if err := wtx.itx.flush(); err != nil {
+		rollback()
+		if !each {
+			return -1, true
+		}
+		for _, q := range pending {
+			if o := q.outcome(); *o == nil {
+				*o = err
+			}
+		}
+		return -1, false
 	}
-	if err != nil {
+	if err := tx.Commit(); err != nil {
 		s.wdict.rollback()
 		for _, q := range pending {
 			if o := q.outcome(); *o == nil {
 				*o = fmt.Errorf("commit: %w", err)
 			}
 		}
-		return -1
+		return -1, false
 	}
 	s.wdict.commit()
-	return -1
+	return -1, false
 }
 
 // outcome is where q's outcome goes.

@@ -3,9 +3,11 @@ package sqlite
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/medbridge/medbridge/conformance"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/storage"
 )
@@ -79,3 +81,57 @@ func TestCommitLeavesOutFailedWrite(t *testing.T) {
 }
 
 var errAny = errors.New("any error but a conflict")
+
+// TestQueuedRowsFailingFailOnlyTheirWrite checks that when writing the
+// queued index rows of a group commit fails (here a trigger refuses the
+// number 13), the commit is tried again flushing write by write, and only
+// the write whose row fails, or the atomic request holding it, fails: the
+// others commit with their index rows.
+func TestQueuedRowsFailingFailOnlyTheirWrite(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.writer.Exec(`CREATE TEMP TRIGGER refuse_13 BEFORE INSERT ON idx_number
+		WHEN NEW.num = 13 BEGIN SELECT RAISE(ABORT, 'refused'); END`); err != nil {
+		t.Fatal(err)
+	}
+	number := func(f float64) storage.IndexEntry {
+		return storage.IndexEntry{Param: "probability", Type: conformance.ParamNumber, Number: f}
+	}
+	w := func(id string, entries ...storage.IndexEntry) storage.Write {
+		return storage.Write{Index: entries, Resource: fhir.Resource{
+			Type: "RiskAssessment", ID: id, Version: 1, LastUpdated: time.Unix(1, 0), Method: "PUT", JSON: []byte(`{}`)}}
+	}
+	batch := []*writeRequest{
+		{ws: []storage.Write{w("a", number(0.5)), w("bad", number(13)), w("b", number(0.5))}, errs: make([]error, 3)},
+		{ws: []storage.Write{w("c", number(0.5)), w("bad-atomic", number(13))}, atomic: true},
+		{ws: []storage.Write{w("d", number(0.5))}, atomic: true},
+	}
+	for _, req := range batch {
+		req.ctx = ctx
+	}
+	s.commit(batch)
+
+	if errs := batch[0].errs; errs[0] != nil || errs[1] == nil || errs[2] != nil {
+		t.Errorf("plain writes: %v, want only the second to fail", errs)
+	}
+	var ae *storage.AtomicError
+	if err := batch[1].err; !errors.As(err, &ae) || ae.Index != 1 {
+		t.Errorf("atomic request with a failing row: %v, want an AtomicError for write 1", err)
+	}
+	if err := batch[2].err; err != nil {
+		t.Errorf("atomic request: %v", err)
+	}
+	for id, want := range map[string]bool{"a": true, "b": true, "d": true, "bad": false, "c": false, "bad-atomic": false} {
+		_, err := s.Read(ctx, "RiskAssessment", id)
+		if got := err == nil; got != want {
+			t.Errorf("RiskAssessment/%s written: %v (%v), want %v", id, got, err, want)
+		}
+	}
+	if got := searchIDs(t, s, "RiskAssessment?probability=0.5"); !slices.Equal(got, []string{"a", "b", "d"}) {
+		t.Errorf("search: %v, want [a b d]", got)
+	}
+}
