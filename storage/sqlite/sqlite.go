@@ -42,6 +42,11 @@ type Store struct {
 	// writerDone when it has.
 	requests         chan *writeRequest
 	quit, writerDone chan struct{}
+	// checkpointer is checkpointLoop's connection; committed signals it,
+	// and it closes checkpointerDone when it stops (checkpoint.go).
+	checkpointer     *sql.DB
+	committed        chan struct{}
+	checkpointerDone chan struct{}
 	stmts            statements
 	index            indexStatements // on the writer
 	wdict            *writerDict     // the writer goroutine's
@@ -104,11 +109,21 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 		s.writer.Close()
 		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
 	}
+	if s.checkpointer, err = openCheckpointer(path); err != nil {
+		s.index.close()
+		s.stmts.close()
+		s.reader.Close()
+		s.writer.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	s.wdict = newWriterDict()
 	s.requests = make(chan *writeRequest)
 	s.quit = make(chan struct{})
 	s.writerDone = make(chan struct{})
+	s.committed = make(chan struct{}, 1)
+	s.checkpointerDone = make(chan struct{})
 	go s.writeLoop()
+	go s.checkpointLoop()
 	return s, nil
 }
 
@@ -127,6 +142,7 @@ func dsn(path string, readOnly bool) string {
 		// keeps their inner pages and hot leaves in memory.
 		q.Add("_pragma", "cache_size(-65536)")
 		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages))
 		q.Add("_pragma", "synchronous(FULL)")
 		// A deferred transaction that reads and then writes can fail with
 		// SQLITE_BUSY when it upgrades its lock; an immediate one takes the
@@ -154,7 +170,9 @@ func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.quit)
 		<-s.writerDone
+		<-s.checkpointerDone
 		var errs []error
+		errs = append(errs, s.checkpointer.Close())
 		s.queries.Range(func(_, v any) bool {
 			errs = append(errs, v.(*sql.Stmt).Close())
 			return true

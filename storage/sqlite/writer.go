@@ -247,6 +247,7 @@ func (s *Store) attempt(pending []queued, each bool) (failed int, redo bool) {
 		return -1, false
 	}
 	s.wdict.commit()
+	s.signalCommit()
 	return -1, false
 }
 
