@@ -66,11 +66,7 @@ func (wtx *writeTx) applyAtomic(ws []storage.Write) error {
 		return fmt.Errorf("savepoint: %w", err)
 	}
 	mark := wtx.itx.dict.mark()
-	for i := range ws {
-		err := wtx.apply(&ws[i])
-		if err == nil {
-			continue
-		}
+	fail := func(i int, err error) error {
 		if !errors.Is(err, storage.ErrVersionConflict) {
 			return &storage.AtomicError{Index: i, Err: err}
 		}
@@ -83,6 +79,37 @@ func (wtx *writeTx) applyAtomic(ws []storage.Write) error {
 		wtx.itx.dict.rollbackTo(mark)
 		wtx.itx.discard()
 		return &storage.AtomicError{Index: i, Err: err}
+	}
+	for i := 0; i < len(ws); {
+		if wtx.each || ws[i].Expected > 0 {
+			if err := wtx.apply(&ws[i]); err != nil {
+				return fail(i, err)
+			}
+			i++
+			continue
+		}
+		// A run of creates: their compare-and-swaps in a few statements.
+		// A conflict rolls back the later creates of the run with the
+		// rest; a failure of those statements is to be found again
+		// write by write (see attempt).
+		j := i + 1
+		for j < len(ws) && ws[j].Expected == 0 {
+			j++
+		}
+		rids, err := wtx.createAll(ws[i:j])
+		if err != nil {
+			return &flushError{err}
+		}
+		for k := i; k < j; k++ {
+			err := storage.ErrVersionConflict
+			if rid := rids[k-i]; rid != 0 {
+				err = wtx.follow(&ws[k], rid)
+			}
+			if err != nil {
+				return fail(k, err)
+			}
+		}
+		i = j
 	}
 	if _, err := wtx.tx.ExecContext(ctx, "RELEASE atomic"); err != nil {
 		return fmt.Errorf("release savepoint: %w", err)

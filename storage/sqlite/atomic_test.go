@@ -128,3 +128,39 @@ func BenchmarkWriteAtomic(b *testing.B) {
 		})
 	}
 }
+
+// TestAtomicCreatesOfOneResource checks that of two creates of one
+// resource in a run of creates (which the writer inserts together) the
+// second is the conflict, and nothing of the call is written.
+func TestAtomicCreatesOfOneResource(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	create := func(id string) storage.Write {
+		return storage.Write{Resource: fhir.Resource{
+			Type: "Patient", ID: id, Version: 1, LastUpdated: time.Unix(1, 0), Method: "PUT", JSON: []byte(`{}`)}}
+	}
+	var ws []storage.Write
+	for i := range 40 {
+		ws = append(ws, create(fmt.Sprintf("p%d", i)))
+	}
+	ws = append(ws, create("p7"), create("last"))
+	var ae *storage.AtomicError
+	if err := s.WriteAtomic(ctx, ws); !errors.As(err, &ae) || ae.Index != 40 || !errors.Is(err, storage.ErrVersionConflict) {
+		t.Fatalf("WriteAtomic: %v, want a conflict of write 40", err)
+	}
+	for _, id := range []string{"p0", "p7", "p39", "last"} {
+		if _, err := s.Read(ctx, "Patient", id); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("Read %s: %v, want not found", id, err)
+		}
+	}
+	if err := s.WriteAtomic(ctx, ws[:40]); err != nil {
+		t.Fatalf("WriteAtomic without the second create: %v", err)
+	}
+	if r, err := s.Read(ctx, "Patient", "p39"); err != nil || r.Version != 1 {
+		t.Errorf("Read p39: %v, %v", r, err)
+	}
+}

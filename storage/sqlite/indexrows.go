@@ -35,10 +35,20 @@ const rowStatementSizes = 7
 type indexStatements struct {
 	insert, delete [numIndexTables][rowStatementSizes]*sql.Stmt
 	history        [rowStatementSizes]*sql.Stmt
+	// create[k] is the compare-and-swap of 1<<k creates (see createAll).
+	create [rowStatementSizes]*sql.Stmt
 }
 
 // historyColumns are the columns of a queued history row.
 var historyColumns = []string{"type", "id", "version", "last_updated", "superseded_at", "deleted", "method", "json"}
+
+// createSQL inserts the current rows of rows new resources, but none
+// whose type and id exist, and returns those it inserted.
+func createSQL(rows int) string {
+	one := "(?, ?, ?, ?, ?, ?, ?)"
+	return "INSERT INTO resources (type, id, version, last_updated, deleted, method, json) VALUES " +
+		strings.Repeat(one+", ", rows-1) + one + " ON CONFLICT (type, id) DO NOTHING RETURNING type, id, rid"
+}
 
 // historySupersededAt is the position of superseded_at in historyColumns.
 const historySupersededAt = 4
@@ -89,6 +99,9 @@ func (ix *indexStatements) prepare(ctx context.Context, writer *sql.DB) error {
 		if err := prepare(&ix.history[k], historyInsertSQL(1<<k)); err != nil {
 			return err
 		}
+		if err := prepare(&ix.create[k], createSQL(1<<k)); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -96,7 +109,7 @@ func (ix *indexStatements) prepare(ctx context.Context, writer *sql.DB) error {
 func (ix *indexStatements) close() error {
 	var errs []error
 	for k := range rowStatementSizes {
-		stmts := []*sql.Stmt{ix.history[k]}
+		stmts := []*sql.Stmt{ix.history[k], ix.create[k]}
 		for t := range numIndexTables {
 			stmts = append(stmts, ix.insert[t][k], ix.delete[t][k])
 		}
@@ -172,11 +185,11 @@ func (t *indexTx) queueDelete(rid int64) error {
 	return nil
 }
 
-// flushError is a failure of flush, which may have written the rows of
-// several writes: no single write is to blame.
+// flushError is a failure of a statement writing rows of several writes
+// (flush, createAll): no single write is to blame.
 type flushError struct{ err error }
 
-func (e *flushError) Error() string { return "write index rows: " + e.err.Error() }
+func (e *flushError) Error() string { return "writing the rows of several writes: " + e.err.Error() }
 func (e *flushError) Unwrap() error { return e.err }
 
 // flush does the queued deletions, then the queued inserts, and empties
@@ -233,12 +246,32 @@ func (t *indexTx) execRows(stmts []*sql.Stmt, values []any, width int) error {
 	return nil
 }
 
-func (t *indexTx) exec(stmt *sql.Stmt, args ...any) error {
+// bind returns stmt bound to t's transaction.
+func (t *indexTx) bind(stmt *sql.Stmt) *sql.Stmt {
 	b, ok := t.bound[stmt]
 	if !ok {
 		b = t.tx.StmtContext(context.Background(), stmt)
 		t.bound[stmt] = b
 	}
-	_, err := b.ExecContext(context.Background(), args...)
+	return b
+}
+
+func (t *indexTx) exec(stmt *sql.Stmt, args ...any) error {
+	_, err := t.bind(stmt).ExecContext(context.Background(), args...)
 	return err
+}
+
+// query runs stmt and calls row for each row it returns.
+func (t *indexTx) query(stmt *sql.Stmt, args []any, row func(*sql.Rows) error) error {
+	rows, err := t.bind(stmt).QueryContext(context.Background(), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := row(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/storage"
 )
 
@@ -82,29 +83,21 @@ func (s *Store) begin() (*writeTx, error) {
 }
 
 // apply does w's statements in wtx: the compare-and-swap on the current
-// row, marking the replaced version superseded, the new history row and
-// the replacement of the resource's index rows by w.Index (by none for a
-// deletion). When the compare-and-swap fails it returns ErrVersionConflict
-// having changed nothing.
+// row, then follow's. When the compare-and-swap fails it returns
+// ErrVersionConflict having changed nothing.
 func (wtx *writeTx) apply(w *storage.Write) error {
 	r := w.Resource
-	var json any = r.JSON
-	if r.Deleted {
-		json = nil // NULL, rather than an empty blob
-	}
-	lastUpdated := r.LastUpdated.UnixMicro()
 	ctx := context.Background() // see begin
-
 	// Both statements return the row's rid, and no row when the
 	// compare-and-swap fails.
 	var rid int64
 	var err error
 	if w.Expected == 0 {
 		err = wtx.insertCurrent.QueryRowContext(ctx,
-			r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json).Scan(&rid)
+			r.Type, r.ID, r.Version, r.LastUpdated.UnixMicro(), r.Deleted, r.Method, storedJSON(&r)).Scan(&rid)
 	} else {
 		err = wtx.updateCurrent.QueryRowContext(ctx,
-			r.Version, lastUpdated, r.Deleted, r.Method, json, r.Type, r.ID, w.Expected).Scan(&rid)
+			r.Version, r.LastUpdated.UnixMicro(), r.Deleted, r.Method, storedJSON(&r), r.Type, r.ID, w.Expected).Scan(&rid)
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return storage.ErrVersionConflict
@@ -112,6 +105,69 @@ func (wtx *writeTx) apply(w *storage.Write) error {
 	if err != nil {
 		return fmt.Errorf("current version: %w", err)
 	}
+	return wtx.follow(w, rid)
+}
+
+// storedJSON is r's JSON as a column value: NULL for a deletion, rather
+// than an empty blob.
+func storedJSON(r *fhir.Resource) any {
+	if r.Deleted {
+		return nil
+	}
+	return r.JSON
+}
+
+// createAll does the compare-and-swap of the creates ws (each with
+// Expected 0) with multi-row INSERTs: rids[i] is the new row of ws[i], 0
+// when its resource exists already (a conflict, also when an earlier
+// write of ws creates it). Each write's follow is the caller's. An error
+// belongs to no single write.
+func (wtx *writeTx) createAll(ws []storage.Write) (rids []int64, err error) {
+	created := make(map[resourceKey]int64, len(ws))
+	args := make([]any, 0, 7*min(len(ws), maxRowsPerStatement))
+	for rest := ws; len(rest) > 0; {
+		k := rowStatementSizes - 1
+		for 1<<k > len(rest) {
+			k--
+		}
+		args = args[:0]
+		for i := range 1 << k {
+			r := &rest[i].Resource
+			args = append(args, r.Type, r.ID, r.Version, r.LastUpdated.UnixMicro(), r.Deleted, r.Method, storedJSON(r))
+		}
+		if err := wtx.itx.query(wtx.itx.ix.create[k], args, func(rows *sql.Rows) error {
+			var key resourceKey
+			var rid int64
+			if err := rows.Scan(&key.typ, &key.id, &rid); err != nil {
+				return err
+			}
+			created[key] = rid
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("current versions: %w", err)
+		}
+		rest = rest[1<<k:]
+	}
+	// Of several creates of one resource the first took the row.
+	rids = make([]int64, len(ws))
+	for i := range ws {
+		key := resourceKey{ws[i].Resource.Type, ws[i].Resource.ID}
+		if rid, ok := created[key]; ok {
+			rids[i] = rid
+			delete(created, key)
+		}
+	}
+	return rids, nil
+}
+
+// follow does the rest of w's statements once its compare-and-swap made
+// rid its current row: marking the replaced version superseded, the new
+// history row and the replacement of the resource's index rows by w.Index
+// (by none for a deletion).
+func (wtx *writeTx) follow(w *storage.Write, rid int64) error {
+	r := w.Resource
+	lastUpdated := r.LastUpdated.UnixMicro()
+	ctx := context.Background() // see begin
 	// The history row of the version just replaced must exist and be
 	// current; anything else means the tables disagree.
 	if w.Expected > 0 && !wtx.itx.supersedeQueued(r.Type, r.ID, w.Expected, lastUpdated) {
@@ -120,7 +176,7 @@ func (wtx *writeTx) apply(w *storage.Write) error {
 			return fmt.Errorf("supersede version %d: %w", w.Expected, err)
 		}
 	}
-	wtx.itx.queueHistory(r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, json)
+	wtx.itx.queueHistory(r.Type, r.ID, r.Version, lastUpdated, r.Deleted, r.Method, storedJSON(&r))
 	var entries []storage.IndexEntry
 	if !r.Deleted {
 		entries = w.Index
