@@ -199,12 +199,39 @@ func (s *Store) attempt(pending []queued, each bool) (failed int, redo bool) {
 		s.wdict.rollback()
 	}
 	written := false
+	// rids holds the compare-and-swaps of a run of plain creates, done
+	// together (createAll) when the run's first unit comes up.
+	var rids []int64
 	for p, q := range pending {
 		var err error
-		if q.i < 0 {
+		switch {
+		case q.i < 0:
 			err = wtx.applyAtomic(q.req.ws)
-		} else {
-			err = wtx.apply(&q.req.ws[q.i])
+		case len(rids) > 0:
+			err = storage.ErrVersionConflict
+			if rids[0] != 0 {
+				err = wtx.follow(q.write(), rids[0])
+			}
+			rids = rids[1:]
+		case !each && q.write().Expected == 0 && p+1 < len(pending) && pending[p+1].creates():
+			run := []storage.Write{*q.write()}
+			for _, next := range pending[p+1:] {
+				if !next.creates() {
+					break
+				}
+				run = append(run, *next.write())
+			}
+			if rids, err = wtx.createAll(run); err != nil {
+				err = &flushError{err}
+				break
+			}
+			err = storage.ErrVersionConflict
+			if rids[0] != 0 {
+				err = wtx.follow(q.write(), rids[0])
+			}
+			rids = rids[1:]
+		default:
+			err = wtx.apply(q.write())
 		}
 		*q.outcome() = err
 		var fe *flushError
@@ -250,6 +277,12 @@ func (s *Store) attempt(pending []queued, each bool) (failed int, redo bool) {
 	s.signalCommit()
 	return -1, false
 }
+
+// write is q's write; q must not be atomic.
+func (q queued) write() *storage.Write { return &q.req.ws[q.i] }
+
+// creates reports whether q is a plain create (not atomic, Expected 0).
+func (q queued) creates() bool { return q.i >= 0 && q.req.ws[q.i].Expected == 0 }
 
 // outcome is where q's outcome goes.
 func (q queued) outcome() *error {

@@ -135,3 +135,33 @@ func TestQueuedRowsFailingFailOnlyTheirWrite(t *testing.T) {
 		t.Errorf("search: %v, want [a b d]", got)
 	}
 }
+
+// TestBatchOfCreates checks the creates of a WriteBatch, whose current
+// rows the writer inserts together: a create of an existing resource, or
+// of one an earlier write of the batch created, is a conflict alone.
+func TestBatchOfCreates(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	create := func(id string) storage.Write {
+		return storage.Write{Resource: fhir.Resource{
+			Type: "Patient", ID: id, Version: 1, LastUpdated: time.Unix(1, 0), Method: "PUT", JSON: []byte(`{}`)}}
+	}
+	if err := s.Write(ctx, create("old")); err != nil {
+		t.Fatal(err)
+	}
+	errs := s.WriteBatch(ctx, []storage.Write{create("a"), create("b"), create("a"), create("old"), create("c")})
+	for i, conflict := range []bool{false, false, true, true, false} {
+		if got := errors.Is(errs[i], storage.ErrVersionConflict); got != conflict || (!conflict && errs[i] != nil) {
+			t.Errorf("write %d: %v, want a conflict: %v", i, errs[i], conflict)
+		}
+	}
+	for _, id := range []string{"a", "b", "c", "old"} {
+		if r, err := s.Read(ctx, "Patient", id); err != nil || r.Version != 1 {
+			t.Errorf("Read %s: %v, %v", id, r, err)
+		}
+	}
+}
