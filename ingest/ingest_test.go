@@ -101,10 +101,10 @@ func msg(device, patient, at string, hr float64) []byte {
 	return b
 }
 
-// count returns how many current resources of typ match params.
-func (f *fixture) count(t *testing.T, typ string, params url.Values) int {
+// search returns the first page of the current resources of typ that
+// match params.
+func (f *fixture) search(t *testing.T, typ string, params url.Values) *storage.SearchPage {
 	t.Helper()
-	params.Set("_total", "accurate")
 	q, err := search.ParseQuery(f.spec, []string{typ}, params, search.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -113,7 +113,14 @@ func (f *fixture) count(t *testing.T, typ string, params url.Values) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return page.Total
+	return page
+}
+
+// count returns how many current resources of typ match params.
+func (f *fixture) count(t *testing.T, typ string, params url.Values) int {
+	t.Helper()
+	params.Set("_total", "accurate")
+	return f.search(t, typ, params).Total
 }
 
 func TestReplayedBatchChangesNothing(t *testing.T) {

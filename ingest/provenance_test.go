@@ -15,7 +15,6 @@ import (
 	"github.com/medbridge/medbridge/audit"
 	"github.com/medbridge/medbridge/fhir"
 	"github.com/medbridge/medbridge/mappers"
-	"github.com/medbridge/medbridge/search"
 	"github.com/medbridge/medbridge/storage"
 )
 
@@ -23,15 +22,7 @@ import (
 func (f *fixture) find(t *testing.T, typ string, params url.Values) []fhir.Resource {
 	t.Helper()
 	params.Set("_count", "1000")
-	q, err := search.ParseQuery(f.spec, []string{typ}, params, search.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	page, err := f.store.Search(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return page.Resources
+	return f.search(t, typ, params).Resources
 }
 
 // versions counts the stored versions of typ.

@@ -139,15 +139,11 @@ func TestAtomicCreatesOfOneResource(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	create := func(id string) storage.Write {
-		return storage.Write{Resource: fhir.Resource{
-			Type: "Patient", ID: id, Version: 1, LastUpdated: time.Unix(1, 0), Method: "PUT", JSON: []byte(`{}`)}}
-	}
 	var ws []storage.Write
 	for i := range 40 {
-		ws = append(ws, create(fmt.Sprintf("p%d", i)))
+		ws = append(ws, patientCreate(fmt.Sprintf("p%d", i)))
 	}
-	ws = append(ws, create("p7"), create("last"))
+	ws = append(ws, patientCreate("p7"), patientCreate("last"))
 	var ae *storage.AtomicError
 	if err := s.WriteAtomic(ctx, ws); !errors.As(err, &ae) || ae.Index != 40 || !errors.Is(err, storage.ErrVersionConflict) {
 		t.Fatalf("WriteAtomic: %v, want a conflict of write 40", err)

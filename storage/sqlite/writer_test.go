@@ -146,14 +146,10 @@ func TestBatchOfCreates(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	create := func(id string) storage.Write {
-		return storage.Write{Resource: fhir.Resource{
-			Type: "Patient", ID: id, Version: 1, LastUpdated: time.Unix(1, 0), Method: "PUT", JSON: []byte(`{}`)}}
-	}
-	if err := s.Write(ctx, create("old")); err != nil {
+	if err := s.Write(ctx, patientCreate("old")); err != nil {
 		t.Fatal(err)
 	}
-	errs := s.WriteBatch(ctx, []storage.Write{create("a"), create("b"), create("a"), create("old"), create("c")})
+	errs := s.WriteBatch(ctx, []storage.Write{patientCreate("a"), patientCreate("b"), patientCreate("a"), patientCreate("old"), patientCreate("c")})
 	for i, conflict := range []bool{false, false, true, true, false} {
 		if got := errors.Is(errs[i], storage.ErrVersionConflict); got != conflict || (!conflict && errs[i] != nil) {
 			t.Errorf("write %d: %v, want a conflict: %v", i, errs[i], conflict)
@@ -164,4 +160,10 @@ func TestBatchOfCreates(t *testing.T) {
 			t.Errorf("Read %s: %v, %v", id, r, err)
 		}
 	}
+}
+
+// patientCreate is the write creating an empty Patient/id.
+func patientCreate(id string) storage.Write {
+	return storage.Write{Resource: fhir.Resource{
+		Type: "Patient", ID: id, Version: 1, LastUpdated: time.Unix(1, 0), Method: "PUT", JSON: []byte(`{}`)}}
 }
