@@ -193,13 +193,11 @@ func auditAs(c echo.Context, interaction string) {
 	}
 }
 
-// auditEvent is the request's record so far: who, when, what, patients.
-// The ingest handler completes it and commits it with the readings.
+// auditEvent is the record so far of an audited request: who, when,
+// what, patients. The ingest handler completes it and commits it with the
+// readings.
 func (s *Server) auditEvent(c echo.Context) *audit.Event {
 	rec := record(c)
-	if rec == nil {
-		rec = &auditRecord{start: s.now(), kind: interactionKinds["ingest"]}
-	}
 	ev := &audit.Event{
 		Type: rec.kind.typ, Subtype: rec.kind.subtype, Action: rec.kind.action,
 		Start: rec.start, End: s.now(), Outcome: audit.Success,

@@ -86,9 +86,7 @@ func (s *Server) ingestEvent(c echo.Context) *audit.Event {
 	if s.noAudit {
 		return nil
 	}
-	ev := s.auditEvent(c)
-	ev.Type = audit.Import
-	return ev
+	return s.auditEvent(c) // of type Import: see interactionKinds
 }
 
 // splitMessages reads a request body as one JSON message, a JSON array of
